@@ -1,0 +1,1 @@
+"""Synthetic CrossMoDA-like phantom data (``nnuda-synth``)."""
