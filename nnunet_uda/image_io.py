@@ -6,6 +6,7 @@ import os
 import uuid
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
@@ -27,30 +28,48 @@ def strip_nifti_suffix(name: str) -> str:
     return name
 
 
-def read_image(path: Path) -> sitk.Image:
-    """Read a NIfTI file; a missing, non-NIfTI or unreadable file is an :class:`InputError`."""
+def count_non_finite(path: Path) -> int:
+    """Number of NaN or infinite voxels stored in a NIfTI file.
+
+    SimpleITK's NIfTI reader silently turns NaN into 0 (measured with SimpleITK 2.x), so
+    the check reads the stored values with nibabel; integer files cannot hold NaN.
+    """
+    img = nib.load(str(path))
+    if img.get_data_dtype().kind != "f":
+        return 0
+    arr = np.asanyarray(img.dataobj)
+    return int(arr.size - np.count_nonzero(np.isfinite(arr)))
+
+
+def read_image(path: Path, check_finite: bool = True) -> sitk.Image:
+    """Read a NIfTI file.
+
+    Raises:
+        InputError: a missing, non-NIfTI or unreadable file, or (``check_finite``) one
+            that stores NaN or infinite intensities.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"image not found: {path}")
     if not is_nifti(path):
         raise InputError(f"not a NIfTI file (.nii.gz or .nii expected): {path}")
     try:
-        return sitk.ReadImage(str(path))
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()[-1] if str(e).strip() else "unreadable"
-        raise InputError(f"cannot read {path}: {first}") from None
+        img = sitk.ReadImage(str(path))
+        bad = count_non_finite(path) if check_finite else 0
+    except (RuntimeError, nib.filebasedimages.ImageFileError, OSError, EOFError) as e:
+        lines = str(e).strip().splitlines()
+        raise InputError(f"cannot read {path}: {lines[-1] if lines else 'unreadable'}") from None
+    if bad:
+        raise InputError(f"{bad} NaN or infinite voxels in {path}")
+    return img
 
 
 def read_array(path: Path, check_finite: bool = True) -> tuple[np.ndarray, sitk.Image]:
-    """Read a NIfTI file as a ``(z, y, x)`` array plus the image that holds its geometry."""
-    img = read_image(path)
-    arr = sitk.GetArrayFromImage(img)
+    """Read a single-channel NIfTI file as a ``(z, y, x)`` array plus the image that holds its geometry."""
+    img = read_image(path, check_finite)
     if img.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(f"expected a single-channel image, got {img.GetNumberOfComponentsPerPixel()} channels: {path}")
-    if check_finite and np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-        n = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise InputError(f"{n} NaN or infinite voxels in {path}")
-    return arr, img
+    return sitk.GetArrayFromImage(img), img
 
 
 def write_image(img: sitk.Image, path: Path, overwrite: bool = False) -> None:

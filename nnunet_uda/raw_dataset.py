@@ -60,10 +60,15 @@ def existing_datasets_with_id(raw_root: Path, dataset_id: int) -> list[Path]:
 
 
 class RawDatasetWriter:
-    """Collects the cases of one dataset; ``raw_dataset`` writes its dataset.json at the end."""
+    """Collects the cases of one dataset; ``raw_dataset`` writes its dataset.json at the end.
 
-    def __init__(self, folder: Path, channel_name: str, labels: dict[str, int]):
+    ``folder`` is where files are written now (a temporary folder), ``destination`` the
+    dataset folder they end up in.
+    """
+
+    def __init__(self, folder: Path, destination: Path, channel_name: str, labels: dict[str, int]):
         self.folder = folder
+        self.destination = destination
         self.channel_name = channel_name
         self.labels = dict(labels)
         self.num_training = 0
@@ -140,7 +145,7 @@ def raw_dataset(
     if others:
         raise InputError(f"dataset id {dataset_id} is already used by {others[0]}; choose another id")
     with atomic_output_dir(folder, overwrite) as tmp:
-        writer = RawDatasetWriter(tmp, channel_name, labels or LABELS)
+        writer = RawDatasetWriter(tmp, folder, channel_name, labels or LABELS)
         yield writer
         if writer.num_training == 0:
             raise InputError(f"no labeled cases for {folder}")
