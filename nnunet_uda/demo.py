@@ -1,0 +1,191 @@
+"""``nnuda-demo``: the whole pipeline on generated data, ending in a results table.
+
+Steps (each a real command, run in a subprocess with nnU-Net's three folders set to
+sub-folders of the work folder, so the user's own nnU-Net data is never touched):
+
+1. ``nnuda-synth --preset small``: a CrossMoDA-style phantom folder;
+2. no adaptation: ``nnuda-convert --modality ceT1`` -> plan/preprocess -> train
+   ``nnUNetTrainer_demo`` -> predict the hrT2 validation scans;
+3. translation: ``nnuda-translate`` (short CycleGAN) -> plan/preprocess -> train
+   ``nnUNetTrainer_demo`` on translated images (translation only) and
+   ``nnUNetTrainerPAST_demo`` (translation + self-training) -> predict;
+4. ``nnuda-evaluate`` of every prediction folder against the validation labels, and a
+   table of Dice / ASSD per structure.
+
+A second run resumes: finished steps (their outputs exist) are skipped and training
+continues from its last checkpoint. The run uses a GPU when one is available.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from nnunet_uda.cli_utils import run_cli
+from nnunet_uda.errors import InputError
+
+BASELINE_ID, TRANSLATED_ID = 990, 991
+BASELINE_TRAINER = "nnUNetTrainer_demo"
+PAST_TRAINER = "nnUNetTrainerPAST_demo"
+CONFIG = "3d_fullres"
+
+
+@dataclass
+class DemoSettings:
+    """Sizes of the demo; the defaults fit about 15 minutes on a 2-core CPU."""
+
+    preset: str = "small"
+    seed: int = 0
+    n_source: int = 10
+    n_target: int = 10
+    n_validation: int = 4
+    translation_iterations: int = 300
+    device: str = "auto"
+
+
+class Pipeline:
+    """Runs the demo's commands with isolated nnU-Net folders under ``workdir``."""
+
+    def __init__(self, workdir: Path, settings: DemoSettings):
+        self.workdir = workdir
+        self.s = settings
+        self.device = settings.device
+        if self.device == "auto":
+            import torch
+
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.env = dict(os.environ)
+        for var, sub in (("nnUNet_raw", "raw"), ("nnUNet_preprocessed", "preprocessed"), ("nnUNet_results", "results")):
+            (workdir / "nnunet" / sub).mkdir(parents=True, exist_ok=True)
+            self.env[var] = str(workdir / "nnunet" / sub)
+        from nnunet_uda.env import trainers_folder
+
+        self.env["nnUNet_extTrainer"] = str(trainers_folder())
+        self.env.setdefault("nnUNet_n_proc_DA", "1" if self.device == "cpu" else "8")
+        self.env["PYTHONUNBUFFERED"] = "1"
+        self.log = workdir / "demo.log"
+
+    def run(self, tool: str, *args: str) -> None:
+        """Run an installed console script; its output goes to ``demo.log``."""
+        exe = Path(sys.executable).parent / tool
+        cmd = [str(exe if exe.exists() else tool), *map(str, args)]
+        with open(self.log, "a") as log:
+            log.write(f"\n$ {' '.join(cmd)}\n")
+            log.flush()
+            res = subprocess.run(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        if res.returncode != 0:
+            raise InputError(f"step failed: {' '.join(cmd[:3])} ... (exit {res.returncode}); see {self.log}")
+
+    @property
+    def data(self) -> Path:
+        return self.workdir / "crossmoda"
+
+    def dataset_folder(self, dataset_id: int) -> Path:
+        found = sorted(Path(self.env["nnUNet_raw"]).glob(f"Dataset{dataset_id:03d}_*"))
+        if not found:
+            raise InputError(f"dataset {dataset_id} was not written; see {self.log}")
+        return found[0]
+
+    def synth(self) -> None:
+        if not (self.data / "synth.json").exists():
+            self.run("nnuda-synth", "-o", self.data, "--preset", self.s.preset, "--seed", self.s.seed,
+                     "--n-source", self.s.n_source, "--n-target", self.s.n_target,
+                     "--n-validation", self.s.n_validation)
+
+    def prepare(self, dataset_id: int, make: list[str]) -> None:
+        if not list(Path(self.env["nnUNet_raw"]).glob(f"Dataset{dataset_id:03d}_*")):
+            self.run(*make)
+        pre = Path(self.env["nnUNet_preprocessed"])
+        if not list(pre.glob(f"Dataset{dataset_id:03d}_*/nnUNetPlans.json")):
+            self.run("nnUNetv2_plan_and_preprocess", "-d", dataset_id, "-c", CONFIG, "-np", "1",
+                     "--verify_dataset_integrity")
+
+    def train_and_predict(self, dataset_id: int, trainer: str, name: str) -> Path:
+        results = Path(self.env["nnUNet_results"])
+        model = next(iter(results.glob(f"Dataset{dataset_id:03d}_*/{trainer}__nnUNetPlans__{CONFIG}/fold_0")), None)
+        if model is None or not (model / "checkpoint_final.pth").exists():
+            resume = ["--c"] if model is not None and any(model.glob("checkpoint_*.pth")) else []
+            self.run("nnUNetv2_train", dataset_id, CONFIG, "0", "-tr", trainer, "-device", self.device, *resume)
+        pred = self.workdir / "predictions" / name
+        if not pred.is_dir() or not any(pred.glob("*.nii.gz")):
+            self.run("nnUNetv2_predict", "-i", self.dataset_folder(dataset_id) / "imagesTs", "-o", pred,
+                     "-d", dataset_id, "-c", CONFIG, "-f", "0", "-tr", trainer, "-device", self.device,
+                     "--disable_tta", "-npp", "1", "-nps", "1")
+        return pred
+
+    def evaluate(self, preds: dict[str, Path]) -> dict[str, dict]:
+        out = self.workdir / "evaluation"
+        gt = self.data / "target_validation_labels"
+        self.run("nnuda-evaluate", "-p", *preds.values(), "-g", gt, "-o", out, "--overwrite",
+                 "--overlays", "2", "--images", self.data / "target_validation")
+        summaries = {}
+        for name in preds:
+            path = out / name / "summary.json" if len(preds) > 1 else out / "summary.json"
+            summaries[name] = json.loads(path.read_text())
+        return summaries
+
+
+def format_table(summaries: dict[str, dict]) -> str:
+    """A plain-text table of mean Dice and ASSD per structure for each method."""
+    rows = ["method                 VS Dice  cochlea Dice  VS ASSD  cochlea ASSD  mean Dice"]
+    for name, s in summaries.items():
+        st = s["structures"]
+        rows.append(
+            f"{name:<22} {st['VS']['dice']['mean']:7.3f}  {st['cochlea']['dice']['mean']:12.3f}  "
+            f"{st['VS']['assd']['mean']:7.2f}  {st['cochlea']['assd']['mean']:12.2f}  {s['overall']['dice']['mean']:9.3f}"
+        )
+    return "\n".join(rows)
+
+
+def demo(workdir: Path, settings: DemoSettings | None = None, overwrite: bool = False) -> str:
+    """Run the demo pipeline in ``workdir`` and return the results table.
+
+    Raises:
+        InputError: a step failed (the message names the log file).
+    """
+    settings = settings or DemoSettings()
+    workdir = Path(workdir)
+    if overwrite and workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    p = Pipeline(workdir, settings)
+    t0 = time.time()
+    steps = [
+        ("generate phantom data", p.synth),
+        ("baseline: convert + plan", lambda: p.prepare(BASELINE_ID, ["nnuda-convert", "-i", p.data, "-d", BASELINE_ID])),
+        ("baseline: train + predict", lambda: preds.__setitem__("no adaptation", p.train_and_predict(BASELINE_ID, BASELINE_TRAINER, "no_adaptation"))),
+        ("translate ceT1 -> hrT2 + plan", lambda: p.prepare(TRANSLATED_ID, [
+            "nnuda-translate", "--src", "ceT1", "--tgt", "hrT2", "-i", p.data, "-d", TRANSLATED_ID,
+            "-o", workdir / "translation", "--iterations", settings.translation_iterations, "--device", p.device])),
+        ("translation only: train + predict", lambda: preds.__setitem__("translation only", p.train_and_predict(TRANSLATED_ID, BASELINE_TRAINER, "translation_only"))),
+        ("PAST: train + predict", lambda: preds.__setitem__("translation + PAST", p.train_and_predict(TRANSLATED_ID, PAST_TRAINER, "past"))),
+    ]
+    preds: dict[str, Path] = {}
+    from tqdm import tqdm
+
+    with tqdm(steps, desc="nnuda-demo", unit="step") as bar:
+        for name, fn in bar:
+            bar.set_postfix_str(name)
+            fn()
+    table = format_table(p.evaluate(preds))
+    minutes = (time.time() - t0) / 60
+    text = f"{table}\n\n(device: {p.device}; {minutes:.1f} min; work folder {workdir}; log {p.log})"
+    (workdir / "results.txt").write_text(text + "\n")
+    return text
+
+
+def demo_entry() -> None:
+    """``nnuda-demo [-o WORKDIR] [--overwrite]``"""
+    parser = argparse.ArgumentParser(prog="nnuda-demo", description=__doc__.split("\n")[0])
+    parser.add_argument("-o", "--output", type=Path, default=Path("nnuda_demo"), help="work folder (default ./nnuda_demo)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--overwrite", action="store_true", help="delete the work folder and start again")
+    args = parser.parse_args()
+    run_cli("nnuda-demo", lambda: print(demo(args.output, DemoSettings(device=args.device), args.overwrite)))
