@@ -121,15 +121,15 @@ class Pipeline:
         return pred
 
     def evaluate(self, preds: dict[str, Path]) -> dict[str, dict]:
-        out = self.workdir / "evaluation"
-        gt = self.data / "target_validation_labels"
-        self.run("nnuda-evaluate", "-p", *preds.values(), "-g", gt, "-o", out, "--overwrite",
-                 "--overlays", "2", "--images", self.data / "target_validation")
-        summaries = {}
-        for name in preds:
-            path = out / name / "summary.json" if len(preds) > 1 else out / "summary.json"
-            summaries[name] = json.loads(path.read_text())
-        return summaries
+        """Score every prediction folder (and rank them) with nnuda-evaluate's function."""
+        from nnunet_uda.evaluate import run_evaluation
+
+        out = run_evaluation(list(preds.values()), self.data / "target_validation_labels", self.workdir / "evaluation",
+                             rank=len(preds) > 1, overlays=2, images=self.data / "target_validation", overwrite=True)
+        return {
+            name: json.loads(((out / pred.name) if len(preds) > 1 else out).joinpath("summary.json").read_text())
+            for name, pred in preds.items()
+        }
 
 
 def format_table(summaries: dict[str, dict]) -> str:
