@@ -1,0 +1,211 @@
+"""nnUNetTrainerPAST: PAST self-training (Dong et al. 2021, Algorithm 1) in one nnU-Net run.
+
+``nnUNetv2_train DATASET 3d_fullres FOLD -tr nnUNetTrainerPAST``; the dataset's imagesTr are
+the (translated) labeled source cases, imagesTrUnlabeled the real target scans.
+"""
+
+import shutil
+from os.path import isdir, join
+
+import torch
+from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+from nnunet_uda.pseudo_labels import CleaningRule
+from nnunet_uda.self_training import (PseudoLabeledDataset, SelfTrainingSchedule, StagedPolyLRScheduler,
+                                      dataset_json_with_ignore_label, index_true_labels, label_ids,
+                                      label_round)
+from nnunet_uda.semi_supervised import ddp_rank_world, prepare_unlabeled_pool
+from nnunet_uda.structure_augmentation import StructureIntensityTransform
+
+
+class nnUNetTrainerPAST(nnUNetTrainer):
+    """Stage 0: supervised S_0 on imagesTr. Rounds k = 1..K: S_(k-1) predicts X_c = training
+    cases of the fold + the unlabeled pool (nnU-Net's sliding window, preprocessed space),
+    class-balanced top-q_k voxels become pseudo-labels (the rest nnU-Net's ignore label),
+    S_k starts from S_(k-1) with a fresh optimizer and the learning rate reset, and trains on them.
+
+    The stage is a function of nnU-Net's epoch counter (stage 0, then ``round_epochs`` per
+    round), so ``run_training``, checkpoints and ``--c`` are nnU-Net's: a checkpoint is written
+    at the end of every stage (also kept as ``checkpoint_stage<k>.pth``), pseudo-labels are
+    files written case by case (``pseudo_labels/round_<k>/``, with ``summary.json``), and a
+    resumed run recomputes only the cases not yet written.
+
+    Learning rate of the rounds (``round_lr``): 0.008, not the 0.08 the paper prints. With
+    nnU-Net's SGD (momentum 0.99, Nesterov) 0.08 is eight times nnU-Net's own 0.01, which
+    restarts training far from the converged S_(k-1); the same authors' PAST 2.0 (CrossMoDA
+    2022 winner) used 0.008. Unmeasured here (no GPU in the session that wrote this): the
+    choice rests on that argument, not on a comparison.
+    Not in the paper, our choices: round length 250 epochs, q_2 = 0.7 (q grows per round as
+    in CBST), selection per scan (see nnunet_uda.pseudo_labels).
+    """
+
+    stage0_epochs = 1000
+    round_epochs = 250
+    num_rounds = 2
+    q_schedule = (0.6, 0.7)
+    round_lr = 0.008
+    iterations_per_epoch = 250
+    val_iterations_per_epoch = 50
+    keep_source_labels = False
+    clean_pseudo_labels = False
+    structure_augmentation_p = 0.0
+    structure_scale_ranges = {"VS": (1.2, 2.0), "cochlea": (0.5, 1.0)}
+    pseudo_label_mirroring = True
+    pseudo_label_tile_step_size = 0.5
+
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
+                 device: torch.device = torch.device("cuda")):
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        self.num_iterations_per_epoch = self.iterations_per_epoch
+        self.num_val_iterations_per_epoch = self.val_iterations_per_epoch
+        self.schedule = SelfTrainingSchedule(self.stage0_epochs, self.round_epochs, self.num_rounds,
+                                             self.initial_lr, self.round_lr, tuple(self.q_schedule))
+        self.num_epochs = self.schedule.num_epochs
+        self.pseudo_label_manager = self.plans_manager.get_label_manager(dataset_json_with_ignore_label(dataset_json))
+        self.pseudo_label_folder = join(self.output_folder, "pseudo_labels")
+        self.active_stage = 0
+        self.unlabeled_folder, self.unlabeled_ids = None, []
+
+    def configure_optimizers(self):
+        optimizer, _ = super().configure_optimizers()
+        return optimizer, StagedPolyLRScheduler(optimizer, self.schedule)
+
+    def get_training_transforms(self, *args, **kwargs):
+        transforms = super().get_training_transforms(*args, **kwargs)
+        if self.structure_augmentation_p > 0:
+            ranges = dict(zip(label_ids(self.dataset_json, self.structure_scale_ranges),
+                              self.structure_scale_ranges.values()))
+            transforms.transforms.insert(0, StructureIntensityTransform(ranges, self.structure_augmentation_p))
+        return transforms
+
+    def get_tr_and_val_datasets(self):
+        if self.active_stage == 0:
+            return super().get_tr_and_val_datasets()
+        tr_keys, val_keys = self.do_split()
+        round_folder, true_folder = self._round_folder(self.active_stage), self._round_folder("true_labels")
+        sources = {case: (folder, round_folder) for case, folder in self._pseudo_label_cases().items()}
+        if self.keep_source_labels:
+            sources.update({case: (self.preprocessed_dataset_folder, true_folder) for case in tr_keys})
+        val_sources = {case: (self.preprocessed_dataset_folder, true_folder) for case in val_keys}
+        return PseudoLabeledDataset(sources), PseudoLabeledDataset(val_sources)
+
+    def on_train_start(self):
+        if not self.was_initialized:
+            self.initialize()
+        rank, _, barrier = ddp_rank_world()
+        if self.current_epoch == 0 and rank == 0 and isdir(self.pseudo_label_folder):
+            shutil.rmtree(self.pseudo_label_folder)  # a fresh run never reuses an older run's pseudo-labels
+        barrier()
+        self.unlabeled_folder, self.unlabeled_ids = prepare_unlabeled_pool(self)
+        self._enter_stage(self.schedule.stage_of(self.current_epoch))
+        super().on_train_start()
+
+    def on_train_epoch_start(self):
+        stage = self.schedule.stage_of(self.current_epoch)
+        if stage != self.active_stage:
+            for loader in (self.dataloader_train, self.dataloader_val):
+                if hasattr(loader, "_finish"):
+                    loader._finish()
+            self._enter_stage(stage)
+            self.dataloader_train, self.dataloader_val = self.get_dataloaders()
+        super().on_train_epoch_start()
+
+    def on_epoch_end(self):
+        super().on_epoch_end()
+        finished = self.current_epoch - 1
+        if self.schedule.is_last_epoch_of_stage(finished) and self.current_epoch < self.num_epochs:
+            self.current_epoch -= 1  # as nnU-Net's on_train_end: the checkpoint stores current_epoch + 1
+            self.save_checkpoint(join(self.output_folder, "checkpoint_latest.pth"))
+            self.current_epoch += 1
+            if self.local_rank == 0 and not self.disable_checkpointing:
+                stage = self.schedule.stage_of(finished)
+                shutil.copyfile(join(self.output_folder, "checkpoint_latest.pth"),
+                                join(self.output_folder, f"checkpoint_stage{stage}.pth"))
+
+    def _enter_stage(self, stage: int) -> None:
+        if stage > 0:
+            rank, _, barrier = ddp_rank_world()
+            if rank == 0:
+                tr_keys, val_keys = self.do_split()
+                keys = val_keys + (tr_keys if self.keep_source_labels else [])
+                index_true_labels({k: self.preprocessed_dataset_folder for k in keys}, self._round_folder("true_labels"),
+                                  self.pseudo_label_manager, tuple(self.configuration_manager.patch_size))
+            barrier()
+            self._pseudo_label(stage)
+            self.label_manager = self.pseudo_label_manager
+            self.loss = self._build_loss()
+            if self.current_epoch == self.schedule.start(stage):
+                self.optimizer, self.lr_scheduler = self.configure_optimizers()
+        self.active_stage = stage
+
+    def _round_folder(self, stage) -> str:
+        return join(self.pseudo_label_folder, f"round_{stage}" if isinstance(stage, int) else stage)
+
+    def _pseudo_label_cases(self) -> dict:
+        """X_c: case -> folder of its preprocessed image."""
+        tr_keys, val_keys = self.do_split()
+        clash = sorted(set(self.unlabeled_ids) & set(tr_keys + val_keys))
+        if clash:
+            raise RuntimeError(f"unlabeled cases share names with labeled ones: {clash[:3]}")
+        cases = {} if self.keep_source_labels else {k: self.preprocessed_dataset_folder for k in tr_keys}
+        cases.update({k: str(self.unlabeled_folder) for k in self.unlabeled_ids})
+        return cases
+
+    def _cleaning_rule(self):
+        if not self.clean_pseudo_labels:
+            return None
+        vs, cochlea = label_ids(self.dataset_json, ("VS", "cochlea"))
+        # axis 2 of the image array (x, left-right in scanner-aligned scans) after nnU-Net's transpose
+        return CleaningRule((vs,), (cochlea,), list(self.plans_manager.transpose_forward).index(2))
+
+    def _pseudo_label(self, stage: int) -> None:
+        rank, world, barrier = ddp_rank_world()
+        network = self.network.module if self.is_ddp else self.network
+        self.set_deep_supervision_enabled(False)
+        predictor = nnUNetPredictor(tile_step_size=self.pseudo_label_tile_step_size, use_gaussian=True,
+                                    use_mirroring=self.pseudo_label_mirroring,
+                                    perform_everything_on_device=self.device.type == "cuda",
+                                    device=self.device, verbose=False, allow_tqdm=False)
+        predictor.manual_initialization(network, self.plans_manager, self.configuration_manager, None,
+                                        self.dataset_json, self.__class__.__name__,
+                                        self.inference_allowed_mirroring_axes)
+        summary = label_round(
+            self._pseudo_label_cases(), self._round_folder(stage),
+            lambda image: torch.softmax(predictor.predict_sliding_window_return_logits(image).float(), 0),
+            self.schedule.q(stage), self.pseudo_label_manager, tuple(self.configuration_manager.patch_size),
+            self._cleaning_rule(), rank, world, barrier, progress=rank == 0)
+        self.set_deep_supervision_enabled(self.enable_deep_supervision)
+        self.print_to_log_file(f"round {stage}: q={summary['q']}, selected fraction per class "
+                               f"{summary['selected_fraction']}, mean confidence {summary['mean_confidence']}")
+
+
+class nnUNetTrainerPAST_clean(nnUNetTrainerPAST):
+    """PAST with anatomical pseudo-label cleaning (one VS component, one cochlea per side)."""
+
+    clean_pseudo_labels = True
+
+
+class nnUNetTrainerPAST_structAug(nnUNetTrainerPAST):
+    """PAST with structure-intensity augmentation (CrossMoDA 2023 winner), p = 0.1 per sample."""
+
+    structure_augmentation_p = 0.1
+
+
+class nnUNetTrainerPAST_debug(nnUNetTrainerPAST):
+    """Tests: 1 epoch per stage, 2 iterations, every option on, final validation without mirroring."""
+
+    stage0_epochs = 1
+    round_epochs = 1
+    iterations_per_epoch = 2
+    val_iterations_per_epoch = 1
+    clean_pseudo_labels = True
+    structure_augmentation_p = 0.5
+    pseudo_label_mirroring = False
+
+    def perform_actual_validation(self, save_probabilities: bool = False):
+        axes, self.inference_allowed_mirroring_axes = self.inference_allowed_mirroring_axes, None
+        try:
+            super().perform_actual_validation(save_probabilities)
+        finally:
+            self.inference_allowed_mirroring_axes = axes
