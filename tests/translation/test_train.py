@@ -1,0 +1,64 @@
+"""Training: the cycle loss goes down, and resuming is exact (item 4)."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+
+from nnunet_uda.translation.train import CHECKPOINT, FINAL, RunOptions, load_translator, read_losses, train
+from translation_helpers import slice_sets, small_cyclegan, small_nicegan
+
+QUIET = dict(progress=False, sample_every=10**9)
+
+
+@pytest.mark.parametrize("make, iterations", [(small_cyclegan, 150), (small_nicegan, 100)], ids=["cyclegan", "nicegan"])
+def test_cycle_loss_goes_down(translation_data, tmp_path, make, iterations):
+    cfg, src, tgt = slice_sets(translation_data, make(iterations=iterations))
+    train(cfg, src, tgt, tmp_path / "run", "cpu", RunOptions(log_every=1, save_every=10**9, **QUIET))
+    cycle = [r["cycle"] for r in read_losses(tmp_path / "run")]
+    assert len(cycle) == iterations
+    first, last = sum(cycle[:20]) / 20, sum(cycle[-20:]) / 20
+    assert last < 0.7 * first, (first, last)
+    assert (tmp_path / "run" / "losses.png").is_file() and (tmp_path / "run" / FINAL).is_file()
+    model, cfg_back, _ = load_translator(tmp_path / "run")
+    assert cfg_back == cfg and not model.training
+
+
+def _states_equal(a, b) -> None:
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _states_equal(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _states_equal(x, y)
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b)
+    else:
+        assert a == b
+
+
+def _rows(path):
+    with open(path) as f:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("make", [small_cyclegan, small_nicegan], ids=["cyclegan", "nicegan"])
+def test_resume_is_exact(translation_data, tmp_path, make):
+    cfg, src, tgt = slice_sets(translation_data, make(iterations=8, pool_size=3) if make is small_cyclegan else make(iterations=8))
+    opts = RunOptions(log_every=1, save_every=2, sample_every=4, progress=False)
+    train(cfg, src, tgt, tmp_path / "once", "cpu", opts)
+    train(cfg, src, tgt, tmp_path / "twice", "cpu", opts, stop_at=5)
+    stopped = torch.load(tmp_path / "twice" / CHECKPOINT, weights_only=False)
+    assert stopped["iteration"] == 5 and not (tmp_path / "twice" / FINAL).exists()
+    train(cfg, src, tgt, tmp_path / "twice", "cpu", opts)
+    a = torch.load(tmp_path / "once" / CHECKPOINT, weights_only=False)
+    b = torch.load(tmp_path / "twice" / CHECKPOINT, weights_only=False)
+    assert a["iteration"] == b["iteration"] == 8
+    _states_equal(a["training"], b["training"])
+    _states_equal(a["ranks"], b["ranks"])
+    assert _rows(tmp_path / "once" / "losses.csv") == _rows(tmp_path / "twice" / "losses.csv")
+    assert (tmp_path / "twice" / "samples" / "iter_0000008.png").is_file()

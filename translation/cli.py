@@ -1,0 +1,129 @@
+"""``nnuda-translate``: train a ceT1 -> hrT2 translator and write the translated nnU-Net dataset.
+
+Examples::
+
+    nnuda-translate --src ceT1 --tgt hrT2 -i crossmoda -d 501                 # train + synthesize
+    nnuda-translate --src ceT1 --tgt hrT2 -i crossmoda -d 501 --step train    # train (or resume) only
+    nnuda-translate --src ceT1 --tgt hrT2 -i crossmoda -d 501 --step synthesize --overwrite
+
+Where files go is described in :mod:`nnunet_uda.translation.pipeline`. Interrupted
+training resumes by itself when the same command is run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from nnunet_uda.cli_utils import run_cli
+from nnunet_uda.crossmoda import MODALITIES
+from nnunet_uda.errors import InputError
+from nnunet_uda.translation.config import MODEL_CONFIGS, ModelConfig
+from nnunet_uda.translation.nicegan import nicegan_min_size
+from nnunet_uda.translation.pipeline import (
+    check_output_free,
+    default_name,
+    default_workdir,
+    find_inputs,
+    synthesize_dataset,
+    train_translators,
+)
+from nnunet_uda.translation.train import RunOptions
+
+PROG = "nnuda-translate"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--src", required=True, help=f"source modality suffix ({', '.join(MODALITIES)}), labeled")
+    p.add_argument("--tgt", required=True, help="target modality suffix, unlabeled")
+    p.add_argument("-i", "--input", required=True, type=Path, help="CrossMoDA-style folder (source_training/, target_training/, ...)")
+    p.add_argument("-d", "--dataset-id", required=True, type=int, help="nnU-Net dataset id to write")
+    p.add_argument("--name", default=None, help="dataset name (default CrossMoDA_<src>to<Tgt>)")
+    p.add_argument("-o", "--workdir", type=Path, default=None,
+                   help="work folder for checkpoints, logs and samples (default $nnUNet_results/DatasetXXX_<name>/nnuda_translation__<model>...)")
+    p.add_argument("--step", choices=("all", "train", "synthesize"), default="all", help="run only one step (default: both)")
+    p.add_argument("--model", choices=tuple(MODEL_CONFIGS), default="cyclegan")
+    p.add_argument("--iterations", type=int, default=None, help="training iterations (default: the model's paper default)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--image-size", type=int, default=None, help="side of the square slices (default 256)")
+    p.add_argument("--channels", type=int, default=None, help="base width of generators and discriminators (default 64)")
+    p.add_argument("--no-crop", action="store_true", help="translate whole slices instead of PAST's central ROI")
+    p.add_argument("--light", action="store_true", help="NICE-GAN light (pooled AdaILN parameters)")
+    p.add_argument("--per-site", action="store_true", help="one translator per target site (site token of the case name, else matrix size)")
+    p.add_argument("--preserve-structures", action="store_true", help="segmentation head on the generator, trained with the source labels")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=int, default=1000, help="checkpoint every N iterations")
+    p.add_argument("--sample-every", type=int, default=5000, help="sample grid every N iterations")
+    p.add_argument("--fp32", action="store_true", help="no bf16 autocast on CUDA")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset (and a work folder of another config)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> ModelConfig:
+    """The model config: the paper's defaults, changed only where an option was given."""
+    cfg = MODEL_CONFIGS[args.model]()
+    if args.iterations is not None:
+        if args.iterations < 1:
+            raise InputError(f"--iterations must be at least 1, got {args.iterations}")
+        cfg.iterations = args.iterations
+    if args.batch_size is not None:
+        cfg.batch_size = args.batch_size
+    if args.image_size is not None:
+        if args.image_size % 4 or args.image_size < 16:
+            raise InputError(f"--image-size must be a multiple of 4 and at least 16, got {args.image_size}")
+        cfg.slices.image_size = args.image_size
+    if args.channels is not None:
+        cfg.base_channels = args.channels
+        if hasattr(cfg, "disc_channels"):
+            cfg.disc_channels = args.channels
+    if args.no_crop:
+        cfg.slices.crop_roi = False
+    if args.light:
+        if args.model != "nicegan":
+            raise InputError("--light applies to --model nicegan only")
+        cfg.light = True
+    cfg.preserve_structures = args.preserve_structures
+    cfg.seed = args.seed
+    if args.model == "nicegan" and cfg.slices.image_size < nicegan_min_size(cfg.disc_layers):
+        raise InputError(
+            f"NICE-GAN with {cfg.disc_layers} discriminator layers needs --image-size of at least "
+            f"{nicegan_min_size(cfg.disc_layers)}, got {cfg.slices.image_size}"
+        )
+    return cfg
+
+
+def resolve_device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA GPU is available (use --device cpu)")
+    return name
+
+
+def translate(args: argparse.Namespace) -> None:
+    """Run the requested steps."""
+    cfg = config_from_args(args)
+    name = args.name or default_name(args.src, args.tgt)
+    inputs = find_inputs(args.input, args.src, args.tgt)
+    if args.step in ("all", "synthesize"):
+        check_output_free(args.dataset_id, name, args.overwrite)
+    workdir = args.workdir or default_workdir(args.dataset_id, name, cfg, args.per_site)
+    device = resolve_device(args.device)
+    if args.step in ("all", "train"):
+        options = RunOptions(save_every=args.save_every, sample_every=args.sample_every, progress=not args.quiet, bf16=not args.fp32)
+        runs = train_translators(inputs, cfg, workdir, args.per_site, device, options, overwrite=args.overwrite)
+        print(f"{PROG}: trained {', '.join(str(r) for r in runs.values())}")
+    if args.step in ("all", "synthesize"):
+        out = synthesize_dataset(inputs, workdir, args.dataset_id, name, device, overwrite=args.overwrite)
+        print(f"{PROG}: wrote {out}")
+
+
+def translate_entry() -> None:
+    """Console entry point."""
+    args = build_parser().parse_args()
+    run_cli(PROG, lambda: translate(args))

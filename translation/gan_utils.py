@@ -1,0 +1,137 @@
+"""Pieces both translators share: LSGAN loss, history buffer, LR schedule, DDP gradient sync."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+
+def lsgan_loss(prediction: torch.Tensor, real: bool) -> torch.Tensor:
+    """Least-squares GAN loss (MixMatch paper eq. 1): mean of ``(D(x) - target)^2``, target 1 or 0."""
+    prediction = prediction.float()
+    target = torch.ones_like(prediction) if real else torch.zeros_like(prediction)
+    return F.mse_loss(prediction, target)
+
+
+def segmentation_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy plus soft Dice over the foreground classes.
+
+    Args:
+        logits: ``(B, C, H, W)``.
+        labels: ``(B, H, W)`` integer class map.
+
+    Returns:
+        Scalar loss; Dice keeps small structures (cochlea) from being ignored by CE.
+    """
+    logits = logits.float()
+    labels = labels.long()
+    ce = F.cross_entropy(logits, labels)
+    probs = logits.softmax(1)[:, 1:]
+    onehot = F.one_hot(labels, logits.shape[1]).permute(0, 3, 1, 2)[:, 1:].float()
+    inter = (probs * onehot).sum((0, 2, 3))
+    denom = probs.sum((0, 2, 3)) + onehot.sum((0, 2, 3))
+    dice = (2 * inter + 1e-5) / (denom + 1e-5)
+    return ce + (1 - dice).mean()
+
+
+class ImagePool:
+    """History buffer of generated images (Shrivastava et al.; CycleGAN uses 50).
+
+    Once full, each query image is, with probability 1/2, swapped for a stored one, so
+    the discriminator also sees older generator outputs. Uses its own generator so that
+    resuming restores the exact sequence.
+    """
+
+    def __init__(self, size: int, seed: int):
+        self.size = size
+        self.images: list[torch.Tensor] = []
+        self.rng = torch.Generator().manual_seed(seed)
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` -> ``(B, C, H, W)`` mixed with history (detached)."""
+        images = images.detach()
+        if self.size == 0:
+            return images
+        out = []
+        for img in images:
+            img = img[None]
+            if len(self.images) < self.size:
+                self.images.append(img.clone())
+                out.append(img)
+            elif torch.rand((), generator=self.rng).item() < 0.5:
+                i = int(torch.randint(0, self.size, (), generator=self.rng))
+                out.append(self.images[i].clone())
+                self.images[i] = img.clone()
+            else:
+                out.append(img)
+        return torch.cat(out)
+
+    def state_dict(self) -> dict:
+        return {"images": [im.cpu() for im in self.images], "rng": self.rng.get_state()}
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        self.images = [im.to(device) for im in state["images"]]
+        self.rng.set_state(state["rng"])
+
+
+def linear_decay(iterations: int, decay_fraction: float):
+    """LR factor per iteration: 1 for the first ``(1 - decay_fraction)`` part, then linear to 0."""
+    start = int(round(iterations * (1 - decay_fraction)))
+    span = max(1, iterations - start)
+
+    def factor(step: int) -> float:
+        return 1.0 if step < start else max(0.0, 1.0 - (step - start) / span)
+
+    return factor
+
+
+def init_normal(module: nn.Module, std: float = 0.02) -> None:
+    """CycleGAN's init: conv weights N(0, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def set_requires_grad(modules: Iterable[nn.Module], flag: bool) -> None:
+    for m in modules:
+        for p in m.parameters():
+            p.requires_grad_(flag)
+
+
+def distributed() -> bool:
+    """True inside an initialised process group with more than one rank (torchrun)."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def average_gradients(params: Iterable[torch.nn.Parameter]) -> None:
+    """All-reduce and average gradients across ranks, in one flat buffer (what DDP does).
+
+    Used instead of wrapping in DistributedDataParallel because GAN steps run each
+    network several times per backward and freeze parts of it, which DDP's reducer
+    does not allow without ``static_graph``. Every rank must pass the same parameters.
+    """
+    if not distributed():
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = _flatten_dense_tensors(grads)
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    for g, synced in zip(grads, _unflatten_dense_tensors(flat, grads)):
+        g.copy_(synced)
+
+
+def broadcast_module(module: nn.Module) -> None:
+    """Copy rank 0's parameters and buffers to every rank."""
+    if not distributed():
+        return
+    for t in list(module.parameters()) + list(module.buffers()):
+        dist.broadcast(t.data, src=0)
