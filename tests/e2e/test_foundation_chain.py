@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import nnunet_env, run_tool
+from nnuda_testing import nnunet_env, run_tool
 
 
 def test_synth_convert_plan_and_preprocess(tmp_path):

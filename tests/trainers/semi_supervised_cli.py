@@ -8,7 +8,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-from conftest import DATASET_ID, DATASET_NAME, nnunet_env, run
+from trainer_testing import DATASET_ID, DATASET_NAME, nnunet_env, run
 
 DEBUG_TIMEOUT = 600
 

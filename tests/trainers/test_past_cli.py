@@ -11,7 +11,7 @@ import pytest
 import SimpleITK as sitk
 import torch
 
-from conftest import DATASET_ID, DATASET_NAME, nnunet_env, run
+from trainer_testing import DATASET_ID, DATASET_NAME, nnunet_env, run
 
 KILL_VARIANT = '''
 import os

@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from conftest import DATASET_ID, DATASET_NAME, nnunet_env
+from trainer_testing import DATASET_ID, DATASET_NAME, nnunet_env
 
 
 def set_env(root, monkeypatch=None):

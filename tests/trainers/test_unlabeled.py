@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from batchgenerators.utilities.file_and_folder_operations import load_pickle
 
-from conftest import BIN, DATASET_ID, DATASET_NAME, nnunet_env
+from trainer_testing import BIN, DATASET_ID, DATASET_NAME, nnunet_env
 from nnunet_uda.errors import InputError
 from nnunet_uda.raw_dataset import IMAGES_UNLABELED
 from nnunet_uda.unlabeled import open_unlabeled_pool

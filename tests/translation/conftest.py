@@ -1,8 +1,7 @@
-"""Fixtures of the translation tests: tiny data, small model configs, one CPU thread."""
+"""Fixtures of the translation tests: tiny data, one CPU thread."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,24 +9,15 @@ import torch
 
 
 @pytest.fixture(scope="session")
-def translation_data(tmp_path_factory) -> Path:
-    """The tiny ``nnuda-synth`` folder (read-only), or the local phantom before synth exists."""
-    out = tmp_path_factory.mktemp("translation_data") / "crossmoda"
-    try:
-        from nnunet_uda.synth import synthesize
-    except ImportError:
-        from translation_phantom import write_phantom
-
-        return write_phantom(out)
-    synthesize(out, preset="tiny", seed=0, preview=False)
-    return out
+def translation_data(crossmoda_tiny) -> Path:
+    """The tiny ``nnuda-synth`` folder of the top-level conftest (read-only)."""
+    return crossmoda_tiny
 
 
 @pytest.fixture
-def data_copy(translation_data, tmp_path) -> Path:
-    dst = tmp_path / "crossmoda"
-    shutil.copytree(translation_data, dst)
-    return dst
+def data_copy(crossmoda_copy) -> Path:
+    """A writable copy of the tiny folder."""
+    return crossmoda_copy
 
 
 @pytest.fixture(autouse=True)

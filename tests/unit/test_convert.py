@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from conftest import run_tool
+from nnuda_testing import run_tool
 from nnunet_uda.convert import convert
 from nnunet_uda.errors import InputError
 
