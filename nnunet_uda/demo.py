@@ -6,9 +6,10 @@ sub-folders of the work folder, so the user's own nnU-Net data is never touched)
 1. ``nnuda-synth --preset small``: a CrossMoDA-style phantom folder;
 2. no adaptation: ``nnuda-convert --modality ceT1`` -> plan/preprocess -> train
    ``nnUNetTrainer_demo`` -> predict the hrT2 validation scans;
-3. translation: ``nnuda-translate`` (short CycleGAN) -> plan/preprocess -> train
-   ``nnUNetTrainer_demo`` on translated images (translation only) and
-   ``nnUNetTrainerPAST_demo`` (translation + self-training) -> predict;
+3. translation: ``nnuda-translate`` (short, narrow CycleGAN on 64x64 slices) ->
+   plan/preprocess -> train ``nnUNetTrainerPAST_demo``; its stage-0 checkpoint is the
+   "translation only" model (PAST's S_0 is plain supervised training on the translated
+   images), its final checkpoint the PAST model -> predict with both;
 4. ``nnuda-evaluate`` of every prediction folder against the validation labels, and a
    table of Dice / ASSD per structure.
 
@@ -47,6 +48,8 @@ class DemoSettings:
     n_target: int = 10
     n_validation: int = 4
     translation_iterations: int = 300
+    translation_image_size: int = 64
+    translation_channels: int = 16
     device: str = "auto"
 
 
@@ -107,17 +110,21 @@ class Pipeline:
             self.run("nnUNetv2_plan_and_preprocess", "-d", dataset_id, "-c", CONFIG, "-np", "1",
                      "--verify_dataset_integrity")
 
-    def train_and_predict(self, dataset_id: int, trainer: str, name: str) -> Path:
+    def train(self, dataset_id: int, trainer: str) -> None:
+        """Train fold 0, continuing (``--c``) from the last checkpoint of an interrupted run."""
         results = Path(self.env["nnUNet_results"])
         model = next(iter(results.glob(f"Dataset{dataset_id:03d}_*/{trainer}__nnUNetPlans__{CONFIG}/fold_0")), None)
         if model is None or not (model / "checkpoint_final.pth").exists():
             resume = ["--c"] if model is not None and any(model.glob("checkpoint_*.pth")) else []
             self.run("nnUNetv2_train", dataset_id, CONFIG, "0", "-tr", trainer, "-device", self.device, *resume)
+
+    def predict(self, dataset_id: int, trainer: str, name: str, checkpoint: str = "checkpoint_final.pth") -> Path:
+        """Segment the dataset's imagesTs (the hrT2 validation scans) with stock nnUNetv2_predict."""
         pred = self.workdir / "predictions" / name
         if not pred.is_dir() or not any(pred.glob("*.nii.gz")):
             self.run("nnUNetv2_predict", "-i", self.dataset_folder(dataset_id) / "imagesTs", "-o", pred,
-                     "-d", dataset_id, "-c", CONFIG, "-f", "0", "-tr", trainer, "-device", self.device,
-                     "--disable_tta", "-npp", "1", "-nps", "1")
+                     "-d", dataset_id, "-c", CONFIG, "-f", "0", "-tr", trainer, "-chk", checkpoint,
+                     "-device", self.device, "--disable_tta", "-npp", "1", "-nps", "1")
         return pred
 
     def evaluate(self, preds: dict[str, Path]) -> dict[str, dict]:
@@ -157,17 +164,29 @@ def demo(workdir: Path, settings: DemoSettings | None = None, overwrite: bool = 
     workdir.mkdir(parents=True, exist_ok=True)
     p = Pipeline(workdir, settings)
     t0 = time.time()
+    preds: dict[str, Path] = {}
+
+    def baseline() -> None:
+        p.train(BASELINE_ID, BASELINE_TRAINER)
+        preds["no adaptation"] = p.predict(BASELINE_ID, BASELINE_TRAINER, "no_adaptation")
+
+    def past() -> None:
+        p.train(TRANSLATED_ID, PAST_TRAINER)
+        preds["translation only"] = p.predict(TRANSLATED_ID, PAST_TRAINER, "translation_only", "checkpoint_stage0.pth")
+        preds["translation + PAST"] = p.predict(TRANSLATED_ID, PAST_TRAINER, "past")
+
+    translate = ["nnuda-translate", "--src", "ceT1", "--tgt", "hrT2", "-i", p.data, "-d", TRANSLATED_ID,
+                 "-o", workdir / "translation", "--iterations", settings.translation_iterations,
+                 "--image-size", settings.translation_image_size, "--channels", settings.translation_channels,
+                 "--save-every", 100, "--sample-every", 100,
+                 "--device", p.device]
     steps = [
         ("generate phantom data", p.synth),
         ("baseline: convert + plan", lambda: p.prepare(BASELINE_ID, ["nnuda-convert", "-i", p.data, "-d", BASELINE_ID])),
-        ("baseline: train + predict", lambda: preds.__setitem__("no adaptation", p.train_and_predict(BASELINE_ID, BASELINE_TRAINER, "no_adaptation"))),
-        ("translate ceT1 -> hrT2 + plan", lambda: p.prepare(TRANSLATED_ID, [
-            "nnuda-translate", "--src", "ceT1", "--tgt", "hrT2", "-i", p.data, "-d", TRANSLATED_ID,
-            "-o", workdir / "translation", "--iterations", settings.translation_iterations, "--device", p.device])),
-        ("translation only: train + predict", lambda: preds.__setitem__("translation only", p.train_and_predict(TRANSLATED_ID, BASELINE_TRAINER, "translation_only"))),
-        ("PAST: train + predict", lambda: preds.__setitem__("translation + PAST", p.train_and_predict(TRANSLATED_ID, PAST_TRAINER, "past"))),
+        ("baseline: train + predict", baseline),
+        ("translate ceT1 -> hrT2 + plan", lambda: p.prepare(TRANSLATED_ID, translate)),
+        ("PAST: train + predict", past),
     ]
-    preds: dict[str, Path] = {}
     from tqdm import tqdm
 
     with tqdm(steps, desc="nnuda-demo", unit="step") as bar:

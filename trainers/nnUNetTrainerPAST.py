@@ -209,3 +209,17 @@ class nnUNetTrainerPAST_debug(nnUNetTrainerPAST):
             super().perform_actual_validation(save_probabilities)
         finally:
             self.inference_allowed_mirroring_axes = axes
+
+
+class nnUNetTrainerPAST_demo(nnUNetTrainerPAST):
+    """``nnuda-demo`` on a CPU: stage 0 as long as ``nnUNetTrainer_demo``, two 1-epoch rounds,
+    no mirroring; the final validation is skipped (the demo scores the validation scans)."""
+
+    stage0_epochs = 4
+    round_epochs = 1
+    iterations_per_epoch = 25
+    val_iterations_per_epoch = 2
+    pseudo_label_mirroring = False
+
+    def perform_actual_validation(self, save_probabilities: bool = False):
+        self.print_to_log_file("nnuda demo: final validation skipped")
