@@ -32,9 +32,7 @@ from pathlib import Path
 from nnunet_uda.cli_utils import run_cli
 from nnunet_uda.errors import InputError
 
-BASELINE_ID, TRANSLATED_ID = 990, 991
-BASELINE_TRAINER = "nnUNetTrainer_demo"
-PAST_TRAINER = "nnUNetTrainerPAST_demo"
+BASELINE_ID, TRANSLATED_ID, ORACLE_ID = 990, 991, 992
 CONFIG = "3d_fullres"
 
 
@@ -50,6 +48,9 @@ class DemoSettings:
     translation_iterations: int = 300
     translation_image_size: int = 64
     translation_channels: int = 16
+    baseline_trainer: str = "nnUNetTrainer_demo"
+    past_trainer: str = "nnUNetTrainerPAST_demo"
+    oracle: bool = False
     device: str = "auto"
 
 
@@ -152,7 +153,10 @@ def format_table(summaries: dict[str, dict]) -> str:
 
 
 def demo(workdir: Path, settings: DemoSettings | None = None, overwrite: bool = False) -> str:
-    """Run the demo pipeline in ``workdir`` and return the results table.
+    """Run the pipeline in ``workdir`` and return the results table (also ``results.txt``).
+
+    ``settings.oracle`` adds the upper bound (nnU-Net trained on labeled hrT2, which
+    only phantom data has); ``benchmarks/uda_accuracy`` uses it with longer trainers.
 
     Raises:
         InputError: a step failed (the message names the log file).
@@ -166,14 +170,21 @@ def demo(workdir: Path, settings: DemoSettings | None = None, overwrite: bool = 
     t0 = time.time()
     preds: dict[str, Path] = {}
 
+    base_tr, past_tr = settings.baseline_trainer, settings.past_trainer
+
     def baseline() -> None:
-        p.train(BASELINE_ID, BASELINE_TRAINER)
-        preds["no adaptation"] = p.predict(BASELINE_ID, BASELINE_TRAINER, "no_adaptation")
+        p.train(BASELINE_ID, base_tr)
+        preds["no adaptation"] = p.predict(BASELINE_ID, base_tr, "no_adaptation")
 
     def past() -> None:
-        p.train(TRANSLATED_ID, PAST_TRAINER)
-        preds["translation only"] = p.predict(TRANSLATED_ID, PAST_TRAINER, "translation_only", "checkpoint_stage0.pth")
-        preds["translation + PAST"] = p.predict(TRANSLATED_ID, PAST_TRAINER, "past")
+        p.train(TRANSLATED_ID, past_tr)
+        preds["translation only"] = p.predict(TRANSLATED_ID, past_tr, "translation_only", "checkpoint_stage0.pth")
+        preds["translation + PAST"] = p.predict(TRANSLATED_ID, past_tr, "past")
+
+    def oracle() -> None:
+        p.prepare(ORACLE_ID, ["nnuda-convert", "-i", p.data, "-d", ORACLE_ID, "--modality", "hrT2"])
+        p.train(ORACLE_ID, base_tr)
+        preds["oracle (hrT2 labels)"] = p.predict(ORACLE_ID, base_tr, "oracle")
 
     translate = ["nnuda-translate", "--src", "ceT1", "--tgt", "hrT2", "-i", p.data, "-d", TRANSLATED_ID,
                  "-o", workdir / "translation", "--iterations", settings.translation_iterations,
@@ -186,7 +197,7 @@ def demo(workdir: Path, settings: DemoSettings | None = None, overwrite: bool = 
         ("baseline: train + predict", baseline),
         ("translate ceT1 -> hrT2 + plan", lambda: p.prepare(TRANSLATED_ID, translate)),
         ("PAST: train + predict", past),
-    ]
+    ] + ([("oracle: convert + train + predict", oracle)] if settings.oracle else [])
     from tqdm import tqdm
 
     with tqdm(steps, desc="nnuda-demo", unit="step") as bar:
@@ -205,6 +216,8 @@ def demo_entry() -> None:
     parser = argparse.ArgumentParser(prog="nnuda-demo", description=__doc__.split("\n")[0])
     parser.add_argument("-o", "--output", type=Path, default=Path("nnuda_demo"), help="work folder (default ./nnuda_demo)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--oracle", action="store_true", help="also train the oracle on labeled hrT2")
     parser.add_argument("--overwrite", action="store_true", help="delete the work folder and start again")
     args = parser.parse_args()
-    run_cli("nnuda-demo", lambda: print(demo(args.output, DemoSettings(device=args.device), args.overwrite)))
+    settings = DemoSettings(device=args.device, oracle=args.oracle)
+    run_cli("nnuda-demo", lambda: print(demo(args.output, settings, args.overwrite)))
