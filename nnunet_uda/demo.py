@@ -3,10 +3,10 @@
 Steps (each a real command, run in a subprocess with nnU-Net's three folders set to
 sub-folders of the work folder, so the user's own nnU-Net data is never touched):
 
-1. ``nnuda-synth --preset small``: a CrossMoDA-style phantom folder;
+1. ``nnuda-synth``: a CrossMoDA-style phantom folder (``small`` on a GPU, ``tiny`` on a CPU);
 2. no adaptation: ``nnuda-convert --modality ceT1`` -> plan/preprocess -> train
    ``nnUNetTrainer_demo`` -> predict the hrT2 validation scans;
-3. translation: ``nnuda-translate`` (short, narrow CycleGAN on 64x64 slices) ->
+3. translation: ``nnuda-translate`` (short, narrow CycleGAN on 48x48 slices) ->
    plan/preprocess -> train ``nnUNetTrainerPAST_demo``; its stage-0 checkpoint is the
    "translation only" model (PAST's S_0 is plain supervised training on the translated
    images), its final checkpoint the PAST model -> predict with both;
@@ -38,15 +38,20 @@ CONFIG = "3d_fullres"
 
 @dataclass
 class DemoSettings:
-    """Sizes of the demo; the defaults fit about 15 minutes on a 2-core CPU."""
+    """Sizes of the demo.
 
-    preset: str = "small"
+    ``preset=None`` picks ``small`` on a GPU and ``tiny`` on a CPU: nnU-Net plans a
+    32x80x80 patch for ``small`` volumes, which costs several seconds per iteration on a
+    2-core CPU (measured), too slow for a demo of about 15 minutes.
+    """
+
+    preset: str | None = None
     seed: int = 0
     n_source: int = 10
     n_target: int = 10
     n_validation: int = 4
     translation_iterations: int = 300
-    translation_image_size: int = 64
+    translation_image_size: int = 48
     translation_channels: int = 16
     baseline_trainer: str = "nnUNetTrainer_demo"
     past_trainer: str = "nnUNetTrainerPAST_demo"
@@ -74,6 +79,7 @@ class Pipeline:
         self.env["nnUNet_extTrainer"] = str(trainers_folder())
         self.env.setdefault("nnUNet_n_proc_DA", "1" if self.device == "cpu" else "8")
         self.env["PYTHONUNBUFFERED"] = "1"
+        self.preset = settings.preset or ("small" if self.device == "cuda" else "tiny")
         self.log = workdir / "demo.log"
 
     def run(self, tool: str, *args: str) -> None:
@@ -99,7 +105,7 @@ class Pipeline:
 
     def synth(self) -> None:
         if not (self.data / "synth.json").exists():
-            self.run("nnuda-synth", "-o", self.data, "--preset", self.s.preset, "--seed", self.s.seed,
+            self.run("nnuda-synth", "-o", self.data, "--preset", self.preset, "--seed", self.s.seed,
                      "--n-source", self.s.n_source, "--n-target", self.s.n_target,
                      "--n-validation", self.s.n_validation)
 
@@ -206,7 +212,8 @@ def demo(workdir: Path, settings: DemoSettings | None = None, overwrite: bool = 
             fn()
     table = format_table(p.evaluate(preds))
     minutes = (time.time() - t0) / 60
-    text = f"{table}\n\n(device: {p.device}; {minutes:.1f} min; work folder {workdir}; log {p.log})"
+    text = (f"{table}\n\n(nnuda-synth preset {p.preset}; device: {p.device}; {minutes:.1f} min; "
+            f"work folder {workdir}; log {p.log})")
     (workdir / "results.txt").write_text(text + "\n")
     return text
 
