@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from nnunet_uda.translation.config import CycleGANConfig
 from nnunet_uda.translation.gan_utils import (
     ImagePool,
+    TrainingStateMixin,
     average_gradients,
     init_normal,
     linear_decay,
@@ -92,8 +93,10 @@ class PatchDiscriminator(nn.Module):
         return self.model(x)
 
 
-class CycleGAN(nn.Module):
+class CycleGAN(TrainingStateMixin, nn.Module):
     """Both generators and discriminators, their optimizers, schedulers and history buffers."""
+
+    net_names = ("G_AB", "G_BA", "D_A", "D_B")
 
     def __init__(self, config: CycleGANConfig, device: torch.device | str = "cpu"):
         super().__init__()
@@ -180,22 +183,6 @@ class CycleGAN(nn.Module):
         self.sched_D.step()
         losses.update(D_A=d_A, D_B=d_B)
         return {k: float(v.detach()) for k, v in losses.items()}
-
-    def training_state(self) -> dict:
-        """Everything shared by all ranks: weights, optimizers, schedulers."""
-        return {
-            "nets": {k: getattr(self, k).state_dict() for k in ("G_AB", "G_BA", "D_A", "D_B")},
-            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-            "sched_G": self.sched_G.state_dict(), "sched_D": self.sched_D.state_dict(),
-        }
-
-    def load_training_state(self, state: dict) -> None:
-        for k, sd in state["nets"].items():
-            getattr(self, k).load_state_dict(sd)
-        self.opt_G.load_state_dict(state["opt_G"])
-        self.opt_D.load_state_dict(state["opt_D"])
-        self.sched_G.load_state_dict(state["sched_G"])
-        self.sched_D.load_state_dict(state["sched_D"])
 
     def rank_state(self) -> dict:
         """Per-rank state: the history buffers."""

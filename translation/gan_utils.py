@@ -1,4 +1,5 @@
-"""Pieces both translators share: LSGAN loss, history buffer, LR schedule, DDP gradient sync."""
+"""Pieces both translators share: LSGAN loss, history buffer, LR schedule, DDP gradient sync,
+checkpoint state."""
 
 from __future__ import annotations
 
@@ -135,3 +136,27 @@ def broadcast_module(module: nn.Module) -> None:
         return
     for t in list(module.parameters()) + list(module.buffers()):
         dist.broadcast(t.data, src=0)
+
+
+class TrainingStateMixin:
+    """Checkpoint state of a translator with generator/discriminator optimizers and schedulers.
+
+    The model names its networks in ``net_names`` and has ``opt_G``, ``opt_D``,
+    ``sched_G`` and ``sched_D``; this is everything all DDP ranks share.
+    """
+
+    net_names: tuple[str, ...] = ()
+
+    def training_state(self) -> dict:
+        """Weights, optimizers and schedulers."""
+        return {
+            "nets": {k: getattr(self, k).state_dict() for k in self.net_names},
+            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+            "sched_G": self.sched_G.state_dict(), "sched_D": self.sched_D.state_dict(),
+        }
+
+    def load_training_state(self, state: dict) -> None:
+        for k, sd in state["nets"].items():
+            getattr(self, k).load_state_dict(sd)
+        for k in ("opt_G", "opt_D", "sched_G", "sched_D"):
+            getattr(self, k).load_state_dict(state[k])

@@ -32,6 +32,7 @@ from torch.nn.utils import spectral_norm
 
 from nnunet_uda.translation.config import NICEGANConfig
 from nnunet_uda.translation.gan_utils import (
+    TrainingStateMixin,
     average_gradients,
     linear_decay,
     lsgan_loss,
@@ -183,8 +184,10 @@ class NiceDecoder(nn.Module):
         return img
 
 
-class NICEGAN(nn.Module):
+class NICEGAN(TrainingStateMixin, nn.Module):
     """Two discriminators (with encoders), two decoders, optimizers and schedulers."""
+
+    net_names = ("dis_A", "dis_B", "gen_AB", "gen_BA")
 
     def __init__(self, config: NICEGANConfig, device: torch.device | str = "cpu"):
         super().__init__()
@@ -273,21 +276,6 @@ class NICEGAN(nn.Module):
         self.sched_D.step()
         losses.update(D_A=d_A, D_B=d_B)
         return {k: float(v.detach()) for k, v in losses.items()}
-
-    def training_state(self) -> dict:
-        return {
-            "nets": {k: getattr(self, k).state_dict() for k in ("dis_A", "dis_B", "gen_AB", "gen_BA")},
-            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-            "sched_G": self.sched_G.state_dict(), "sched_D": self.sched_D.state_dict(),
-        }
-
-    def load_training_state(self, state: dict) -> None:
-        for k, sd in state["nets"].items():
-            getattr(self, k).load_state_dict(sd)
-        self.opt_G.load_state_dict(state["opt_G"])
-        self.opt_D.load_state_dict(state["opt_D"])
-        self.sched_G.load_state_dict(state["sched_G"])
-        self.sched_D.load_state_dict(state["sched_D"])
 
     def rank_state(self) -> dict:
         return {}
