@@ -19,6 +19,7 @@ from nnunet_uda.semi_supervised_trainer import (DebugTrainerMixin, SemiSupervise
 from nnunet_uda.sharpen import sharpen
 from nnunet_uda.soft_losses import soft_dice_loss
 from nnunet_uda.soft_targets import one_hot
+from nnunet_uda.trainers.nnUNetTrainer_demo import DemoBudgetMixin
 
 CHECKPOINT_KEY = "dmnet_discriminator"
 
@@ -120,3 +121,8 @@ class nnUNetTrainerDMNet_debug(DebugTrainerMixin, nnUNetTrainerDMNet):
     """Tests: 1 epoch of 2 iterations, a narrow discriminator, final validation without mirroring."""
 
     discriminator_channels = 8
+
+
+class nnUNetTrainerDMNet_demo(DemoBudgetMixin, nnUNetTrainerDMNet):
+    """CPU benchmarks: ``nnUNetTrainer_demo``'s budget (32 epochs of 25 iterations, narrow
+    encoder and decoders); the discriminator keeps its width."""

@@ -14,6 +14,7 @@ from nnunet_uda.rampup import sigmoid_rampup
 from nnunet_uda.semi_supervised_trainer import (DebugTrainerMixin, SemiSupervisedTrainerMixin, full_resolution,
                                                 split_batch)
 from nnunet_uda.soft_losses import softmax_mse
+from nnunet_uda.trainers.nnUNetTrainer_demo import DemoBudgetMixin
 
 
 class nnUNetTrainerMeanTeacher(SemiSupervisedTrainerMixin, nnUNetTrainer):
@@ -28,6 +29,7 @@ class nnUNetTrainerMeanTeacher(SemiSupervisedTrainerMixin, nnUNetTrainer):
 
     Network: :class:`~nnunet_uda.ema.MeanTeacherNetwork` (student + teacher in one module),
     so checkpoints hold both, ``--c`` restores both and DDP broadcasts both at start; in eval
+from nnunet_uda.trainers.nnUNetTrainer_demo import DemoBudgetMixin
     mode it runs the teacher: nnU-Net's validation and ``nnUNetv2_predict`` use the teacher.
 
     Paper values: EMA decay 0.99 applied constantly and consistency weight 0.01 (the mean
@@ -75,3 +77,10 @@ class nnUNetTrainerMeanTeacher_debug(DebugTrainerMixin, nnUNetTrainerMeanTeacher
     """Tests: 1 epoch of 2 iterations, no ramp-up, final validation without mirroring."""
 
     consistency_rampup_epochs = 0
+
+
+class nnUNetTrainerMeanTeacher_demo(DemoBudgetMixin, nnUNetTrainerMeanTeacher):
+    """CPU benchmarks: ``nnUNetTrainer_demo``'s budget (32 epochs of 25 iterations, narrow
+    network); the ramp-up keeps the default's share of the run (a tenth: 3 epochs)."""
+
+    consistency_rampup_epochs = 3

@@ -17,6 +17,7 @@ from nnunet_uda.semi_supervised_trainer import DebugTrainerMixin, SemiSupervised
 from nnunet_uda.sharpen import sharpen
 from nnunet_uda.soft_losses import soft_cross_entropy, soft_dice_loss, softmax_mse
 from nnunet_uda.soft_targets import one_hot, pool_soft_targets
+from nnunet_uda.trainers.nnUNetTrainer_demo import DemoBudgetMixin
 
 
 class nnUNetTrainerMixMatch(SemiSupervisedTrainerMixin, nnUNetTrainer):
@@ -88,3 +89,10 @@ class nnUNetTrainerMixMatch_debug(DebugTrainerMixin, nnUNetTrainerMixMatch):
     """Tests: 1 epoch of 2 iterations, no ramp-up, final validation without mirroring."""
 
     lambda_u_rampup_epochs = 0
+
+
+class nnUNetTrainerMixMatch_demo(DemoBudgetMixin, nnUNetTrainerMixMatch):
+    """CPU benchmarks: ``nnUNetTrainer_demo``'s budget (32 epochs of 25 iterations, narrow
+    network); the ramp-up keeps the default's share of the run (a tenth: 3 epochs)."""
+
+    lambda_u_rampup_epochs = 3

@@ -17,6 +17,7 @@ from nnunet_uda.self_training import (PseudoLabeledDataset, SelfTrainingSchedule
                                       label_round)
 from nnunet_uda.semi_supervised import ddp_rank_world, prepare_unlabeled_pool
 from nnunet_uda.structure_augmentation import StructureIntensityTransform
+from nnunet_uda.trainers.nnUNetTrainer_demo import DemoNetworkMixin
 
 
 class nnUNetTrainerPAST(nnUNetTrainer):
@@ -211,15 +212,13 @@ class nnUNetTrainerPAST_debug(nnUNetTrainerPAST):
             self.inference_allowed_mirroring_axes = axes
 
 
-class nnUNetTrainerPAST_demo(nnUNetTrainerPAST):
-    """``nnuda-demo`` on a CPU: stage 0 as long as ``nnUNetTrainer_demo``, two 1-epoch rounds,
-    no mirroring; the final validation is skipped (the demo scores the validation scans)."""
+class nnUNetTrainerPAST_demo(DemoNetworkMixin, nnUNetTrainerPAST):
+    """``nnuda-demo``: stage 0 as long as ``nnUNetTrainer_demo`` (800 iterations, narrow
+    network), two rounds of 200 iterations, pseudo-labels without mirroring, no final
+    validation (the demo scores the validation scans itself)."""
 
-    stage0_epochs = 4
-    round_epochs = 1
+    stage0_epochs = 32
+    round_epochs = 8
     iterations_per_epoch = 25
     val_iterations_per_epoch = 2
     pseudo_label_mirroring = False
-
-    def perform_actual_validation(self, save_probabilities: bool = False):
-        self.print_to_log_file("nnuda demo: final validation skipped")

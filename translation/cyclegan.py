@@ -4,9 +4,9 @@ Generators G: A->B and F: B->A are ResNet generators (c7s1-64, d128, d256, 9 res
 blocks, u128, u64, c7s1-1, tanh); discriminators are 70x70 PatchGANs. The generator
 loss is ``L_adv (LSGAN, eqs. 1-2) + lambda_cycle * L_rec (eq. 3) + lambda_cycle *
 lambda_identity * L_idt``; the discriminators see generated images through a history
-buffer of 50. With ``preserve_structures`` a 1x1 segmentation head on G's last feature
-map is trained with the source labels (as COSMOS), so the translated image's features
-keep the labeled structures.
+buffer of 50. With ``preserve_structures`` G carries a small segmenter of its own output
+(:class:`StructureSegmenter`) trained with the source labels, so the translated image
+keeps the labeled structures where the labels say.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from nnunet_uda.translation.config import CycleGANConfig
 from nnunet_uda.translation.gan_utils import (
     ImagePool,
+    StructureSegmenter,
     TrainingStateMixin,
     average_gradients,
     init_normal,
@@ -65,13 +66,13 @@ class ResnetGenerator(nn.Module):
             ]
         self.features = nn.Sequential(*layers)
         self.to_image = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(ch, in_ch, 7), nn.Tanh())
-        self.seg_head = nn.Conv2d(ch, num_classes, 1) if num_classes else None
+        self.seg_head = StructureSegmenter(in_ch, num_classes) if num_classes else None
 
     def forward(self, x: torch.Tensor, return_seg: bool = False):
         f = self.features(x)
         img = self.to_image(f)
         if return_seg:
-            return img, self.seg_head(f)
+            return img, self.seg_head(img)
         return img
 
 

@@ -17,8 +17,9 @@ and tanh.
 Decoupled training: the encoder is a part of the discriminator and is updated only by
 the discriminator's (maximising) step; in the generator step it is frozen. Losses with
 the official weights: ``adv * (local + global + CAM LSGAN) + cycle * L1(x, G_YX(E_Y(G_XY(E_X x))))
-+ recon * L1(x, G_YX(E_X x))``. With ``preserve_structures`` a 1x1 segmentation head
-on the A->B decoder's last feature map is trained with the source labels.
++ recon * L1(x, G_YX(E_X x))``. With ``preserve_structures`` the A->B decoder
+carries a small segmenter of its own output (:class:`StructureSegmenter`) trained with
+the source labels, so the translated image keeps the labeled structures.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from torch.nn.utils import spectral_norm
 
 from nnunet_uda.translation.config import NICEGANConfig
 from nnunet_uda.translation.gan_utils import (
+    StructureSegmenter,
     TrainingStateMixin,
     average_gradients,
     linear_decay,
@@ -168,7 +170,7 @@ class NiceDecoder(nn.Module):
             ]
         self.up = nn.Sequential(*up)
         self.to_image = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(ch, out_ch, 7, bias=False), nn.Tanh())
-        self.seg_head = nn.Conv2d(ch, num_classes, 1) if num_classes else None
+        self.seg_head = StructureSegmenter(out_ch, num_classes) if num_classes else None
 
     def forward(self, z: torch.Tensor, return_seg: bool = False):
         x = self.stem(z)
@@ -180,7 +182,7 @@ class NiceDecoder(nn.Module):
         f = self.up(x)
         img = self.to_image(f)
         if return_seg:
-            return img, self.seg_head(f)
+            return img, self.seg_head(img)
         return img
 
 

@@ -47,7 +47,6 @@ from nnunet_uda.errors import InputError
 from nnunet_uda.evaluate import CSV_FIELDS, evaluate_folder, summarize, write_rows_csv
 
 ORACLE_ID, PLAIN_ID, PRESERVE_ID, CET1_ID = 601, 602, 603, 604
-CONFIG = "3d_fullres"
 ROWS = {
     "real hrT2 validation (oracle ceiling)": None,
     "untranslated ceT1": CET1_ID,
@@ -121,7 +120,7 @@ class Bench:
     def model_folder(self) -> Path:
         """The oracle's fold-0 training folder."""
         results = self.work / "nnunet" / "results"
-        return results / f"Dataset{ORACLE_ID:03d}_CrossMoDA_hrT2" / f"{self.args.oracle_trainer}__nnUNetPlans__{CONFIG}" / "fold_0"
+        return results / f"Dataset{ORACLE_ID:03d}_CrossMoDA_hrT2" / f"{self.args.oracle_trainer}__nnUNetPlans__{self.args.configuration}" / "fold_0"
 
 
 def synth_step(b: Bench) -> None:
@@ -129,7 +128,8 @@ def synth_step(b: Bench) -> None:
     if not (b.data / "synth.json").exists():
         from nnunet_uda.synth import synthesize
 
-        synthesize(b.data, preset=b.args.preset, seed=b.args.seed, overwrite=True, preview=False)
+        synthesize(b.data, preset=b.args.preset, seed=b.args.seed, n_source=b.args.n_cases, n_target=b.args.n_cases,
+                   n_validation=b.args.n_validation, overwrite=True, preview=False)
 
 
 def convert_step(b: Bench) -> None:
@@ -142,7 +142,7 @@ def convert_step(b: Bench) -> None:
 def plan_step(b: Bench) -> None:
     """``nnUNetv2_plan_and_preprocess`` of the oracle dataset."""
     if not list((b.work / "nnunet" / "preprocessed").glob(f"Dataset{ORACLE_ID:03d}_*/nnUNetPlans.json")):
-        b.run("nnUNetv2_plan_and_preprocess", "-d", ORACLE_ID, "-c", CONFIG, "-np", "1", "--verify_dataset_integrity")
+        b.run("nnUNetv2_plan_and_preprocess", "-d", ORACLE_ID, "-c", b.args.configuration, "-np", "1", "--verify_dataset_integrity")
 
 
 def train_step(b: Bench) -> None:
@@ -151,7 +151,7 @@ def train_step(b: Bench) -> None:
     if (model / "checkpoint_final.pth").exists():
         return
     resume = ["--c"] if any(model.glob("checkpoint_*.pth")) else []
-    b.run("nnUNetv2_train", ORACLE_ID, CONFIG, "0", "-tr", b.args.oracle_trainer, "-device", b.args.device, *resume,
+    b.run("nnUNetv2_train", ORACLE_ID, b.args.configuration, "0", "-tr", b.args.oracle_trainer, "-device", b.args.device, *resume,
           threads=None)
 
 
@@ -164,7 +164,8 @@ def translate_step(b: Bench, dataset_id: int, preserve: bool) -> None:
     b.run("nnuda-translate", "--src", "ceT1", "--tgt", "hrT2", "-i", b.data, "-d", dataset_id,
           "--name", f"CrossMoDA_ceT1toHrT2_{name}", "-o", b.work / f"translation_{name}",
           "--iterations", a.iterations, "--image-size", a.image_size, "--channels", a.channels,
-          "--seed", a.seed, "--device", a.device, "--quiet", *(["--preserve-structures"] if preserve else []))
+          "--seed", a.seed, "--device", a.device, "--quiet", *(["--no-crop"] if a.no_crop else []),
+          *(["--preserve-structures"] if preserve else []))
 
 
 def predict_step(b: Bench, dataset_id: int | None) -> Path:
@@ -174,7 +175,7 @@ def predict_step(b: Bench, dataset_id: int | None) -> Path:
     else:
         images, pred = b.dataset(dataset_id) / "imagesTr", b.work / "predictions" / f"Dataset{dataset_id:03d}"
     if len(list(pred.glob("*.nii.gz"))) < len(list(images.glob("*.nii.gz"))):
-        b.run("nnUNetv2_predict", "-i", images, "-o", pred, "-d", ORACLE_ID, "-c", CONFIG, "-f", "0",
+        b.run("nnUNetv2_predict", "-i", images, "-o", pred, "-d", ORACLE_ID, "-c", b.args.configuration, "-f", "0",
               "-tr", b.args.oracle_trainer, "-chk", "checkpoint_final.pth", "--disable_tta", "-device", b.args.device,
               "-npp", "1", "-nps", "1")
     return pred
@@ -243,7 +244,7 @@ def write_results(b: Bench, summaries: dict[str, dict], command: str, out: Path)
     lines = [
         "# Structure preservation in translation (ceT1 -> hrT2, nnuda-synth)",
         "",
-        f"An oracle nnU-Net trained on labeled hrT2 scans (`{a.oracle_trainer}`, {CONFIG}, fold 0) segments the "
+        f"An oracle nnU-Net trained on labeled hrT2 scans (`{a.oracle_trainer}`, {a.configuration}, fold 0) segments the "
         f"{n_cases} source volumes, untranslated and translated by CycleGAN without and with "
         "`--preserve-structures`; scored against the source labels (mean ± std over cases; ASSD in mm).",
         "",
@@ -253,7 +254,8 @@ def write_results(b: Bench, summaries: dict[str, dict], command: str, out: Path)
         "",
         f"Settings: nnuda-synth preset `{a.preset}` seed {a.seed} "
         f"({n_cases} source cases scored); "
-        f"translation CycleGAN {a.iterations} iterations, {a.image_size}x{a.image_size} slices, base width {a.channels}, "
+        f"translation CycleGAN {a.iterations} iterations, {a.image_size}x{a.image_size} "
+        f"{'whole slices' if a.no_crop else 'ROI-cropped slices'}, base width {a.channels}, "
         f"seed {a.seed}, CPU; oracle `{a.oracle_trainer}` on CPU, `--disable_tta`, `checkpoint_final.pth`.",
         "",
         f"ASSD is capped at 350 mm (`nnunet_uda.metrics.MAX_SURFACE_DISTANCE_MM`) when a structure is predicted "
@@ -279,9 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("-o", "--workdir", type=Path, default=None, help="work folder (default: a new temporary folder)")
     ap.add_argument("--preset", choices=("tiny", "small"), default="tiny", help="nnuda-synth preset")
     ap.add_argument("--seed", type=int, default=0, help="data and translation seed")
-    ap.add_argument("--iterations", type=int, default=400, help="CycleGAN iterations")
+    ap.add_argument("--n-cases", type=int, default=10, help="source and target training cases")
+    ap.add_argument("--n-validation", type=int, default=4, help="hrT2 validation cases (the ceiling row)")
+    ap.add_argument("--iterations", type=int, default=600, help="CycleGAN iterations (nnuda-demo's)")
     ap.add_argument("--image-size", type=int, default=48, help="translation slice side")
-    ap.add_argument("--channels", type=int, default=8, help="translation base width")
+    ap.add_argument("--channels", type=int, default=16, help="translation base width (nnuda-demo's)")
+    ap.add_argument("--crop", dest="no_crop", action="store_false",
+                    help="crop slices to PAST's ROI (default: whole slices, as nnuda-demo on tiny/small phantoms)")
+    ap.add_argument("-c", "--configuration", default="2d", help="nnU-Net configuration of the oracle")
     ap.add_argument("--oracle-trainer", default="nnUNetTrainer_demo", help="nnU-Net trainer of the oracle")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where nnU-Net and the translator run")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"))

@@ -1,36 +1,71 @@
-"""UDA accuracy on nnuda-synth data: no adaptation vs translation only vs PAST vs oracle.
+"""UDA accuracy on nnuda-synth data: no adaptation, translation only, PAST and its options,
+the semi-supervised trainers on translated data, and the oracle.
 
 Runs the ``nnuda-demo`` pipeline (real commands: nnuda-synth, nnuda-convert,
 nnuda-translate, nnUNetv2_plan_and_preprocess / _train / _predict, nnuda-evaluate) with the
-oracle added, and writes ``results.md`` beside this script: Dice and ASSD per structure
-on the hrT2 validation scans, the machine, the settings and the command.
+oracle, then more trainers on the same translated dataset, and writes ``results.md`` beside
+this script: Dice and ASSD per structure on the hrT2 validation scans, the machine, the
+settings and the command. A second call with the same ``-o`` resumes.
 
-CPU scale (the defaults, minutes)::
+Arms (all on the demo's translated dataset unless said otherwise):
+
+- no adaptation: ``nnUNetTrainer_demo`` on ceT1;
+- translation only: stage 0 (``checkpoint_stage0.pth``) of ``nnUNetTrainerPAST_demo``;
+- PAST: ``nnUNetTrainerPAST_demo`` (K = 2, round learning rate 0.008);
+- PAST with the paper's round learning rate 0.08, PAST + pseudo-label cleaning: from the
+  same stage-0 checkpoint (trainers in ``trainers/`` beside this script);
+- PAST + structure-intensity augmentation: its own run (the augmentation acts in stage 0 too);
+- mean teacher, MixMatch, DMNet (``_demo`` variants): labeled translated + unlabeled hrT2;
+- oracle: ``nnUNetTrainer_demo`` on labeled hrT2 (only phantom data has these labels).
+
+CPU scale (the defaults)::
 
     python benchmarks/uda_accuracy/run.py -o /tmp/uda_accuracy
 
-GPU scale: ``--preset full --baseline-trainer nnUNetTrainer --past-trainer nnUNetTrainerPAST``
-and more translation iterations.
+GPU scale: ``--preset small -c 3d_fullres`` and longer trainers (edit the ``_demo`` budgets).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
 import torch
 
-from nnunet_uda.demo import DemoSettings, demo
+from nnunet_uda.demo import BASELINE_ID, TRANSLATED_ID, DemoSettings, Pipeline, demo, epoch_times, format_table
+from nnunet_uda.errors import InputError
+
+HERE = Path(__file__).resolve().parent
+FROM_STAGE0 = {"PAST, round lr 0.08": "nnUNetTrainerPAST_demo_lr08",
+               "PAST + cleaning": "nnUNetTrainerPAST_demo_clean"}
+OWN_RUN = {"PAST + structure aug.": "nnUNetTrainerPAST_demo_structAug",
+           "mean teacher": "nnUNetTrainerMeanTeacher_demo",
+           "MixMatch": "nnUNetTrainerMixMatch_demo",
+           "DMNet": "nnUNetTrainerDMNet_demo"}
+DEMO_ARMS = {"no adaptation": "no_adaptation", "translation only": "translation_only",
+             "translation + PAST": "past", "oracle (hrT2 labels)": "oracle"}
 
 
 def machine() -> str:
     """One line naming the device the run used."""
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)}; torch {torch.__version__}"
-    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads); torch {torch.__version__}"
+    return f"CPU ({platform.machine()}, {os.cpu_count()} cores); torch {torch.__version__}"
+
+
+def start_from_stage0(p: Pipeline, trainer: str) -> None:
+    """Give ``trainer`` PAST's stage-0 checkpoint as its latest, so ``--c`` starts at round 1."""
+    if p.model_folder(TRANSLATED_ID, trainer) is not None:
+        return
+    stage0 = p.model_folder(TRANSLATED_ID, p.s.past_trainer) / "checkpoint_stage0.pth"
+    target = stage0.parent.parent.parent / f"{trainer}__nnUNetPlans__{p.s.configuration}" / "fold_0"
+    target.mkdir(parents=True)
+    shutil.copyfile(stage0, target / "checkpoint_latest.pth")
 
 
 def main() -> None:
@@ -38,30 +73,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-o", "--output", type=Path, required=True, help="work folder (resumes if it exists)")
     parser.add_argument("--preset", default=d.preset)
+    parser.add_argument("-c", "--configuration", default=d.configuration)
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--n-source", type=int, default=d.n_source)
     parser.add_argument("--n-target", type=int, default=d.n_target)
-    parser.add_argument("--n-validation", type=int, default=d.n_validation)
+    parser.add_argument("--n-validation", type=int, default=10)
     parser.add_argument("--translation-iterations", type=int, default=d.translation_iterations)
-    parser.add_argument("--translation-image-size", type=int, default=d.translation_image_size)
-    parser.add_argument("--translation-channels", type=int, default=d.translation_channels)
-    parser.add_argument("--baseline-trainer", default=d.baseline_trainer)
-    parser.add_argument("--past-trainer", default=d.past_trainer)
     parser.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--results", type=Path, default=Path(__file__).with_name("results.md"))
+    parser.add_argument("--results", type=Path, default=HERE / "results.md")
     args = parser.parse_args()
+    os.environ["nnUNet_extTrainer"] = os.pathsep.join(
+        [str(HERE / "trainers"), *filter(None, os.environ.get("nnUNet_extTrainer", "").split(os.pathsep))])
     settings = DemoSettings(
-        preset=args.preset, seed=args.seed, n_source=args.n_source, n_target=args.n_target,
-        n_validation=args.n_validation, translation_iterations=args.translation_iterations,
-        translation_image_size=args.translation_image_size, translation_channels=args.translation_channels,
-        baseline_trainer=args.baseline_trainer, past_trainer=args.past_trainer, oracle=True, device=args.device,
+        preset=args.preset, configuration=args.configuration, seed=args.seed, n_source=args.n_source,
+        n_target=args.n_target, n_validation=args.n_validation, translation_iterations=args.translation_iterations,
+        oracle=True, device=args.device,
     )
-    table = demo(args.output, settings)
+    demo(args.output, settings)
+    p = Pipeline(args.output, settings)
+    preds = {name: args.output / "predictions" / folder for name, folder in DEMO_ARMS.items()}
+    failed = []
+    for name, trainer in {**FROM_STAGE0, **OWN_RUN}.items():
+        print(f"uda_accuracy: {name} ({trainer})", flush=True)
+        try:
+            if name in FROM_STAGE0:
+                start_from_stage0(p, trainer)
+            p.train(TRANSLATED_ID, trainer)
+            preds[name] = p.predict(TRANSLATED_ID, trainer, trainer)
+        except InputError as e:
+            failed.append(f"{name}: {e}")
+    table = format_table(p.evaluate(preds)) + "".join(f"\nFAILED {f}" for f in failed)
+    table += "\n\n" + epoch_times(p, {**{"no adaptation": (BASELINE_ID, settings.baseline_trainer),
+                                       "translation + PAST": (TRANSLATED_ID, settings.past_trainer)},
+                                    **{n: (TRANSLATED_ID, t) for n, t in OWN_RUN.items()}})
     text = (
         "# UDA accuracy on nnuda-synth data (hrT2 validation scans)\n\n"
         f"Machine: {machine()}.\n\nSettings: {settings}\n\n"
-        "Mean over validation cases; Dice (higher is better), ASSD in mm (lower is better; 350 mm for an "
-        "empty prediction, as the challenge scores it).\n\n```\n" + table + "\n```\n\n"
+        f"{args.n_validation} validation scans, one seed. Mean over cases; Dice (higher is better), ASSD in mm "
+        "(lower is better; 350 mm for an empty prediction, as the challenge scores it).\n\n```\n" + table + "\n```\n\n"
         f"Command: `python benchmarks/uda_accuracy/run.py {shlex.join(sys.argv[1:])}`\n"
     )
     args.results.write_text(text)

@@ -13,8 +13,10 @@ from translation_helpers import slice_sets, small_cyclegan, small_nicegan
 QUIET = dict(progress=False, sample_every=10**9)
 
 
-@pytest.mark.parametrize("make, iterations", [(small_cyclegan, 150), (small_nicegan, 100)], ids=["cyclegan", "nicegan"])
-def test_cycle_loss_goes_down(translation_data, tmp_path, make, iterations):
+@pytest.mark.parametrize("make", [small_cyclegan, small_nicegan], ids=["cyclegan", "nicegan"])
+def test_cycle_loss_goes_down(translation_data, tmp_path, make):
+    """A few hundred iterations (300) on tiny slices lower the cycle loss by at least 30%."""
+    iterations = 300
     cfg, src, tgt = slice_sets(translation_data, make(iterations=iterations))
     train(cfg, src, tgt, tmp_path / "run", "cpu", RunOptions(log_every=1, save_every=10**9, **QUIET))
     cycle = [r["cycle"] for r in read_losses(tmp_path / "run")]

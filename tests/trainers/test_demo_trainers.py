@@ -1,0 +1,57 @@
+"""The ``_demo`` trainers (nnuda-demo, CPU benchmarks): half-width networks that stock
+prediction rebuilds the same way, on top of each trainer's own architecture."""
+
+from __future__ import annotations
+
+import pytest
+from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager
+
+from nnunet_uda.trainers.nnUNetTrainer_demo import nnUNetTrainer_demo
+from nnunet_uda.trainers.nnUNetTrainerDMNet import nnUNetTrainerDMNet, nnUNetTrainerDMNet_demo
+from nnunet_uda.trainers.nnUNetTrainerMeanTeacher import nnUNetTrainerMeanTeacher, nnUNetTrainerMeanTeacher_demo
+from nnunet_uda.trainers.nnUNetTrainerMixMatch import nnUNetTrainerMixMatch_demo
+from nnunet_uda.trainers.nnUNetTrainerPAST import nnUNetTrainerPAST, nnUNetTrainerPAST_demo
+
+FEATURES = [32, 64, 128, 256]
+
+
+def _configuration() -> ConfigurationManager:
+    return ConfigurationManager({
+        "data_identifier": "nnUNetPlans_2d", "preprocessor_name": "DefaultPreprocessor", "batch_size": 2,
+        "patch_size": [32, 32], "spacing": [1.0, 1.0], "normalization_schemes": ["ZScoreNormalization"],
+        "use_mask_for_norm": [False], "architecture": {
+            "network_class_name": "dynamic_network_architectures.architectures.unet.PlainConvUNet",
+            "arch_kwargs": {"n_stages": 4, "features_per_stage": list(FEATURES), "conv_op": "torch.nn.modules.conv.Conv2d",
+                            "kernel_sizes": [[3, 3]] * 4, "strides": [[1, 1], [2, 2], [2, 2], [2, 2]],
+                            "n_conv_per_stage": [2] * 4, "n_conv_per_stage_decoder": [2] * 3, "conv_bias": True,
+                            "norm_op": "torch.nn.modules.instancenorm.InstanceNorm2d",
+                            "norm_op_kwargs": {"eps": 1e-05, "affine": True}, "dropout_op": None,
+                            "dropout_op_kwargs": None, "nonlin": "torch.nn.LeakyReLU",
+                            "nonlin_kwargs": {"inplace": True}},
+            "_kw_requires_import": ["conv_op", "norm_op", "dropout_op", "nonlin"]},
+    })
+
+
+def _n_params(trainer_class) -> int:
+    """Parameters of the trainer's network (the plans manager is not used by these builders)."""
+    network = trainer_class.build_network_architecture(None, _configuration(), 1, 3, False)
+    return sum(p.numel() for p in network.parameters())
+
+
+@pytest.mark.parametrize("demo, full", [(nnUNetTrainer_demo, nnUNetTrainer), (nnUNetTrainerPAST_demo, nnUNetTrainerPAST),
+                                        (nnUNetTrainerMeanTeacher_demo, nnUNetTrainerMeanTeacher),
+                                        (nnUNetTrainerDMNet_demo, nnUNetTrainerDMNet)],
+                         ids=["nnUNet", "PAST", "MeanTeacher", "DMNet"])
+def test_demo_network_is_the_trainers_own_at_half_width(demo, full):
+    n_demo, n_full = _n_params(demo), _n_params(full)
+    # conv weights scale with width squared: half width has about a quarter of the parameters
+    assert 0.2 * n_full < n_demo < 0.3 * n_full, (n_demo, n_full)
+    assert type(demo.build_network_architecture(None, _configuration(), 1, 3, False)) is \
+        type(full.build_network_architecture(None, _configuration(), 1, 3, False))
+
+
+def test_plans_are_not_changed():
+    cm = _configuration()
+    nnUNetTrainerMixMatch_demo.build_network_architecture(None, cm, 1, 3, True)
+    assert cm.network_arch_init_kwargs["features_per_stage"] == FEATURES
