@@ -17,14 +17,9 @@ CPU scale (the defaults)::
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import shlex
-import sys
 from pathlib import Path
 
-import torch
-
+from nnunet_uda.bench_report import write_report
 from nnunet_uda.demo import DemoSettings, Pipeline, epoch_times, format_table
 from nnunet_uda.errors import InputError
 
@@ -32,13 +27,6 @@ HERE = Path(__file__).resolve().parent
 FEW_ID, ALL_ID = 993, 994
 SEMI_SUPERVISED = {"mean teacher": "nnUNetTrainerMeanTeacher_demo", "MixMatch": "nnUNetTrainerMixMatch_demo",
                    "DMNet": "nnUNetTrainerDMNet_demo"}
-
-
-def machine() -> str:
-    """One line naming the device the run used."""
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)}; torch {torch.__version__}"
-    return f"CPU ({platform.machine()}, {os.cpu_count()} cores); torch {torch.__version__}"
 
 
 def main() -> None:
@@ -76,14 +64,13 @@ def main() -> None:
             failed.append(f"{name}: {e}")
     table = format_table(p.evaluate(preds)) + "".join(f"\nFAILED {f}" for f in failed)
     table += "\n\n" + epoch_times(p, runs, fold="all")
-    text = (
-        f"# Semi-supervised accuracy: hrT2 with {n_labeled} of {args.n_target} training scans labeled\n\n"
-        f"Machine: {machine()}.\n\nSettings: {settings}\n\n"
+    text = write_report(
+        args.results, f"Semi-supervised accuracy: hrT2 with {n_labeled} of {args.n_target} training scans labeled",
+        str(settings),
         f"{args.n_validation} hrT2 validation scans, one seed. Mean over cases; Dice (higher is better), ASSD in mm "
-        "(lower is better; 350 mm for an empty prediction).\n\n```\n" + table + "\n```\n\n"
-        f"Command: `python benchmarks/semi_supervised_accuracy/run.py {shlex.join(sys.argv[1:])}`\n"
-    )
-    args.results.write_text(text)
+        "(lower is better; 350 mm for an empty prediction). Epoch times are nnU-Net's own (median over the run) "
+        "on the machine above, which other jobs may have shared.",
+        table, "benchmarks/semi_supervised_accuracy/run.py")
     print(text)
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import shutil
 import subprocess
@@ -38,9 +37,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
+from nnunet_uda.bench_report import machine
 from nnunet_uda.convert import convert
 from nnunet_uda.env import trainers_folder
 from nnunet_uda.errors import InputError
@@ -207,18 +206,6 @@ def score_step(b: Bench) -> dict[str, dict]:
         summaries[row] = summarize(rows)
     (out / "summaries.json").write_text(json.dumps(summaries, indent=2))
     return summaries
-
-
-def machine() -> str:
-    """CPU model, core count, torch and nnunetv2 versions."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    from importlib.metadata import version
-
-    return f"{cpu}, {os.cpu_count()} cores (shared); torch {torch.__version__}, nnunetv2 {version('nnunetv2')}"
 
 
 def table(summaries: dict[str, dict]) -> list[str]:

@@ -29,14 +29,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import shlex
 import shutil
-import sys
 from pathlib import Path
 
-import torch
-
+from nnunet_uda.bench_report import write_report
 from nnunet_uda.demo import BASELINE_ID, TRANSLATED_ID, DemoSettings, Pipeline, demo, epoch_times, format_table
 from nnunet_uda.errors import InputError
 
@@ -49,13 +45,6 @@ OWN_RUN = {"PAST + structure aug.": "nnUNetTrainerPAST_demo_structAug",
            "DMNet": "nnUNetTrainerDMNet_demo"}
 DEMO_ARMS = {"no adaptation": "no_adaptation", "translation only": "translation_only",
              "translation + PAST": "past", "oracle (hrT2 labels)": "oracle"}
-
-
-def machine() -> str:
-    """One line naming the device the run used."""
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)}; torch {torch.__version__}"
-    return f"CPU ({platform.machine()}, {os.cpu_count()} cores); torch {torch.__version__}"
 
 
 def start_from_stage0(p: Pipeline, trainer: str) -> None:
@@ -106,14 +95,12 @@ def main() -> None:
     table += "\n\n" + epoch_times(p, {**{"no adaptation": (BASELINE_ID, settings.baseline_trainer),
                                        "translation + PAST": (TRANSLATED_ID, settings.past_trainer)},
                                     **{n: (TRANSLATED_ID, t) for n, t in OWN_RUN.items()}})
-    text = (
-        "# UDA accuracy on nnuda-synth data (hrT2 validation scans)\n\n"
-        f"Machine: {machine()}.\n\nSettings: {settings}\n\n"
+    text = write_report(
+        args.results, "UDA accuracy on nnuda-synth data (hrT2 validation scans)", str(settings),
         f"{args.n_validation} validation scans, one seed. Mean over cases; Dice (higher is better), ASSD in mm "
-        "(lower is better; 350 mm for an empty prediction, as the challenge scores it).\n\n```\n" + table + "\n```\n\n"
-        f"Command: `python benchmarks/uda_accuracy/run.py {shlex.join(sys.argv[1:])}`\n"
-    )
-    args.results.write_text(text)
+        "(lower is better; 350 mm for an empty prediction, as the challenge scores it). Epoch times are nnU-Net's "
+        "own (median over the run) on the machine above, which other jobs may have shared.",
+        table, "benchmarks/uda_accuracy/run.py")
     print(text)
 
 

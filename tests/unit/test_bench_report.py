@@ -1,0 +1,34 @@
+"""Benchmark reporting: epoch-time ratios from nnU-Net's logs, and the results.md frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nnunet_uda.bench_report import write_report
+from nnunet_uda.demo import DemoSettings, Pipeline, epoch_times
+
+
+def _log(pipeline: Pipeline, dataset_id: int, trainer: str, seconds: list[float]) -> None:
+    folder = (Path(pipeline.env["nnUNet_results"]) / f"Dataset{dataset_id}_X" /
+              f"{trainer}__nnUNetPlans__{pipeline.s.configuration}" / "fold_0")
+    folder.mkdir(parents=True)
+    lines = [f"2026-01-01 00:00:0{i}.0: Epoch time: {s} s" for i, s in enumerate(seconds)]
+    (folder / "training_log_2026_1_1_00_00_00.txt").write_text("\n".join(["noise"] + lines) + "\n")
+
+
+def test_epoch_times_are_medians_relative_to_the_first_run(tmp_path):
+    p = Pipeline(tmp_path, DemoSettings(device="cpu"))
+    _log(p, 990, "A", [2.0, 4.0, 100.0])  # median 4
+    _log(p, 991, "B", [6.0, 6.0])
+    text = epoch_times(p, {"stock": (990, "A"), "other": (991, "B"), "missing": (992, "C")})
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines()[1:]}
+    assert rows["stock"] == ["4.00", "1.00"] and rows["other"] == ["6.00", "1.50"]
+    assert "missing" not in rows
+
+
+def test_report_names_machine_settings_and_command(tmp_path):
+    out = tmp_path / "results.md"
+    text = write_report(out, "T", "s=1", "note", "a | b", "benchmarks/x/run.py")
+    assert out.read_text() == text
+    assert text.startswith("# T\n") and "torch " in text and "nnunetv2 " in text
+    assert "```\na | b\n```" in text and "Command: `python benchmarks/x/run.py" in text
