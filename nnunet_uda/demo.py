@@ -138,6 +138,19 @@ class Pipeline:
             self.run("nnUNetv2_train", dataset_id, self.s.configuration, fold, "-tr", trainer, "-device", self.device,
                      *resume)
 
+    def start_from(self, dataset_id: int, trainer: str, source_trainer: str, checkpoint: str,
+                   fold: str = "0") -> None:
+        """Give ``trainer`` another run's checkpoint as its latest, so ``train`` continues from it
+        (``--c``): variants of PAST that differ only in the rounds share one stage 0."""
+        if self.model_folder(dataset_id, trainer, fold) is not None:
+            return
+        source = self.model_folder(dataset_id, source_trainer, fold)
+        if source is None or not (source / checkpoint).is_file():
+            raise InputError(f"{source_trainer} has no {checkpoint} for dataset {dataset_id} fold {fold}")
+        target = source.parent.parent / f"{trainer}__nnUNetPlans__{self.s.configuration}" / f"fold_{fold}"
+        target.mkdir(parents=True)
+        shutil.copyfile(source / checkpoint, target / "checkpoint_latest.pth")
+
     def predict(self, dataset_id: int, trainer: str, name: str, checkpoint: str = "checkpoint_final.pth",
                 fold: str = "0") -> Path:
         """Segment the dataset's imagesTs (the hrT2 validation scans) with stock nnUNetv2_predict."""

@@ -2,7 +2,11 @@
 
 The shape of the papers' tables 2 and 3: nnU-Net on the labeled 10% alone, each
 semi-supervised trainer on the labeled 10% + the other 90% as unlabeled pool, and nnU-Net
-on all labels (the upper bound). Real commands throughout (nnuda-synth, nnuda-convert
+on all labels (the upper bound). PAST's self-training is run in the same setting with its
+options (round learning rate 0.08 instead of 0.008, pseudo-label cleaning, structure-intensity
+augmentation; ``benchmarks/trainers/``): here its stage 0 is a usable model, which the
+CPU-scale UDA benchmark's is not, so the options can be told apart. The ``_lr08`` and
+``_clean`` runs start from the plain run's stage-0 checkpoint. Real commands throughout (nnuda-synth, nnuda-convert
 ``--modality hrT2 --unlabeled --n-labeled N``, nnUNetv2_plan_and_preprocess / _train /
 _predict, nnuda-evaluate); every model trains fold ``all`` (three labeled cases are too few
 for nnU-Net's five folds) with the same budget (the ``_demo`` trainers: 800 iterations,
@@ -17,6 +21,7 @@ CPU scale (the defaults)::
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from nnunet_uda.bench_report import write_report
@@ -26,7 +31,10 @@ from nnunet_uda.errors import InputError
 HERE = Path(__file__).resolve().parent
 FEW_ID, ALL_ID = 993, 994
 SEMI_SUPERVISED = {"mean teacher": "nnUNetTrainerMeanTeacher_demo", "MixMatch": "nnUNetTrainerMixMatch_demo",
-                   "DMNet": "nnUNetTrainerDMNet_demo"}
+                   "DMNet": "nnUNetTrainerDMNet_demo", "PAST self-training": "nnUNetTrainerPAST_demo",
+                   "PAST, round lr 0.08": "nnUNetTrainerPAST_demo_lr08", "PAST + cleaning": "nnUNetTrainerPAST_demo_clean",
+                   "PAST + structure aug.": "nnUNetTrainerPAST_demo_structAug"}
+FROM_PAST_STAGE0 = ("nnUNetTrainerPAST_demo_lr08", "nnUNetTrainerPAST_demo_clean")
 
 
 def main() -> None:
@@ -42,6 +50,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--results", type=Path, default=HERE / "results.md")
     args = parser.parse_args()
+    os.environ["nnUNet_extTrainer"] = os.pathsep.join(
+        [str(HERE.parent / "trainers"), *filter(None, os.environ.get("nnUNet_extTrainer", "").split(os.pathsep))])
     n_labeled = max(1, round(args.labeled_fraction * args.n_target))
     settings = DemoSettings(preset=args.preset, configuration=args.configuration, seed=args.seed, n_source=2,
                             n_target=args.n_target, n_validation=args.n_validation, device=args.device)
@@ -58,6 +68,8 @@ def main() -> None:
     for name, (dataset_id, trainer) in runs.items():
         print(f"semi_supervised_accuracy: {name} ({trainer})", flush=True)
         try:
+            if trainer in FROM_PAST_STAGE0:
+                p.start_from(dataset_id, trainer, "nnUNetTrainerPAST_demo", "checkpoint_stage0.pth", fold="all")
             p.train(dataset_id, trainer, fold="all")
             preds[name] = p.predict(dataset_id, trainer, f"{dataset_id}_{trainer}", fold="all")
         except InputError as e:

@@ -13,7 +13,7 @@ Arms (all on the demo's translated dataset unless said otherwise):
 - translation only: stage 0 (``checkpoint_stage0.pth``) of ``nnUNetTrainerPAST_demo``;
 - PAST: ``nnUNetTrainerPAST_demo`` (K = 2, round learning rate 0.008);
 - PAST with the paper's round learning rate 0.08, PAST + pseudo-label cleaning: from the
-  same stage-0 checkpoint (trainers in ``trainers/`` beside this script);
+  same stage-0 checkpoint (trainers in ``benchmarks/trainers/``);
 - PAST + structure-intensity augmentation: its own run (the augmentation acts in stage 0 too);
 - mean teacher, MixMatch, DMNet (``_demo`` variants): labeled translated + unlabeled hrT2;
 - oracle: ``nnUNetTrainer_demo`` on labeled hrT2 (only phantom data has these labels).
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 from pathlib import Path
 
 from nnunet_uda.bench_report import write_report
@@ -47,16 +46,6 @@ DEMO_ARMS = {"no adaptation": "no_adaptation", "translation only": "translation_
              "translation + PAST": "past", "oracle (hrT2 labels)": "oracle"}
 
 
-def start_from_stage0(p: Pipeline, trainer: str) -> None:
-    """Give ``trainer`` PAST's stage-0 checkpoint as its latest, so ``--c`` starts at round 1."""
-    if p.model_folder(TRANSLATED_ID, trainer) is not None:
-        return
-    stage0 = p.model_folder(TRANSLATED_ID, p.s.past_trainer) / "checkpoint_stage0.pth"
-    target = stage0.parent.parent.parent / f"{trainer}__nnUNetPlans__{p.s.configuration}" / "fold_0"
-    target.mkdir(parents=True)
-    shutil.copyfile(stage0, target / "checkpoint_latest.pth")
-
-
 def main() -> None:
     d = DemoSettings()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -72,7 +61,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=HERE / "results.md")
     args = parser.parse_args()
     os.environ["nnUNet_extTrainer"] = os.pathsep.join(
-        [str(HERE / "trainers"), *filter(None, os.environ.get("nnUNet_extTrainer", "").split(os.pathsep))])
+        [str(HERE.parent / "trainers"), *filter(None, os.environ.get("nnUNet_extTrainer", "").split(os.pathsep))])
     settings = DemoSettings(
         preset=args.preset, configuration=args.configuration, seed=args.seed, n_source=args.n_source,
         n_target=args.n_target, n_validation=args.n_validation, translation_iterations=args.translation_iterations,
@@ -86,7 +75,7 @@ def main() -> None:
         print(f"uda_accuracy: {name} ({trainer})", flush=True)
         try:
             if name in FROM_STAGE0:
-                start_from_stage0(p, trainer)
+                p.start_from(TRANSLATED_ID, trainer, settings.past_trainer, "checkpoint_stage0.pth")
             p.train(TRANSLATED_ID, trainer)
             preds[name] = p.predict(TRANSLATED_ID, trainer, trainer)
         except InputError as e:

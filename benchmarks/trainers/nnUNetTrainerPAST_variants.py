@@ -1,0 +1,27 @@
+"""PAST variants of the accuracy benchmarks (found through ``nnUNet_extTrainer``, which the
+benchmarks' run.py set).
+
+Each changes one thing of ``nnUNetTrainerPAST_demo``. The benchmarks start the ``_lr08``
+and ``_clean`` runs from the stage-0 checkpoint of ``nnUNetTrainerPAST_demo`` (their stage 0
+would be identical), so they differ from PAST only in the rounds.
+"""
+
+from nnunet_uda.trainers.nnUNetTrainerPAST import nnUNetTrainerPAST_demo
+
+
+class nnUNetTrainerPAST_demo_lr08(nnUNetTrainerPAST_demo):
+    """Rounds restart at the learning rate the PAST paper prints (0.08), not 0.008."""
+
+    round_lr = 0.08
+
+
+class nnUNetTrainerPAST_demo_clean(nnUNetTrainerPAST_demo):
+    """Anatomical pseudo-label cleaning (one VS component, one cochlea per side)."""
+
+    clean_pseudo_labels = True
+
+
+class nnUNetTrainerPAST_demo_structAug(nnUNetTrainerPAST_demo):
+    """Structure-intensity augmentation in every stage, p = 0.1 (as nnUNetTrainerPAST_structAug)."""
+
+    structure_augmentation_p = 0.1
