@@ -59,6 +59,8 @@ def main() -> None:
     parser.add_argument("--translation-iterations", type=int, default=d.translation_iterations)
     parser.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
     parser.add_argument("--results", type=Path, default=HERE / "results.md")
+    parser.add_argument("--skip", nargs="*", default=[], choices=[*FROM_STAGE0.values(), *OWN_RUN.values()],
+                        metavar="TRAINER", help="leave these arms out (names as in FROM_STAGE0 / OWN_RUN)")
     args = parser.parse_args()
     os.environ["nnUNet_extTrainer"] = os.pathsep.join(
         [str(HERE.parent / "trainers"), *filter(None, os.environ.get("nnUNet_extTrainer", "").split(os.pathsep))])
@@ -72,6 +74,8 @@ def main() -> None:
     preds = {name: args.output / "predictions" / folder for name, folder in DEMO_ARMS.items()}
     failed = []
     for name, trainer in {**FROM_STAGE0, **OWN_RUN}.items():
+        if trainer in args.skip:
+            continue
         print(f"uda_accuracy: {name} ({trainer})", flush=True)
         try:
             if name in FROM_STAGE0:
@@ -83,7 +87,7 @@ def main() -> None:
     table = format_table(p.evaluate(preds)) + "".join(f"\nFAILED {f}" for f in failed)
     table += "\n\n" + epoch_times(p, {**{"no adaptation": (BASELINE_ID, settings.baseline_trainer),
                                        "translation + PAST": (TRANSLATED_ID, settings.past_trainer)},
-                                    **{n: (TRANSLATED_ID, t) for n, t in OWN_RUN.items()}})
+                                    **{n: (TRANSLATED_ID, t) for n, t in OWN_RUN.items() if t not in args.skip}})
     text = write_report(
         args.results, "UDA accuracy on nnuda-synth data (hrT2 validation scans)", str(settings),
         f"{args.n_validation} validation scans, one seed. Mean over cases; Dice (higher is better), ASSD in mm "
