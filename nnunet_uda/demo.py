@@ -80,10 +80,9 @@ class Pipeline:
         for var, sub in (("nnUNet_raw", "raw"), ("nnUNet_preprocessed", "preprocessed"), ("nnUNet_results", "results")):
             (workdir / "nnunet" / sub).mkdir(parents=True, exist_ok=True)
             self.env[var] = str(workdir / "nnunet" / sub)
-        from nnunet_uda.env import trainers_folder
+        from nnunet_uda.env import ext_trainer_path, trainers_folder
 
-        others = [p for p in os.environ.get("nnUNet_extTrainer", "").split(os.pathsep) if p]
-        self.env["nnUNet_extTrainer"] = os.pathsep.join([str(trainers_folder()), *others])
+        self.env["nnUNet_extTrainer"] = ext_trainer_path([str(trainers_folder())])
         self.env.setdefault("nnUNet_n_proc_DA", "1" if self.device == "cpu" else "8")
         self.env["PYTHONUNBUFFERED"] = "1"
         self.preset = settings.preset or ("small" if self.device == "cuda" else "tiny")

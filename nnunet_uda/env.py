@@ -22,15 +22,22 @@ def trainers_folder() -> Path:
     return Path(nnunet_uda.trainers.__file__).resolve().parent
 
 
+def ext_trainer_path(first: list[str], current: str | None = None) -> str:
+    """An ``nnUNet_extTrainer`` value: the folders ``first``, then those already in ``current``
+    (default: the environment's) that are not among them, in their order."""
+    current = os.environ.get("nnUNet_extTrainer", "") if current is None else current
+    others = [p for p in current.split(os.pathsep) if p and p not in first]
+    return os.pathsep.join([*first, *others])
+
+
 def env_lines(environ: dict[str, str] | None = None) -> list[str]:
     """The export line for ``nnUNet_extTrainer`` plus one comment per nnU-Net path variable.
 
     An ``nnUNet_extTrainer`` that already lists other folders keeps them, after ours.
     """
     environ = dict(os.environ if environ is None else environ)
-    ours = str(trainers_folder())
-    others = [p for p in environ.get("nnUNet_extTrainer", "").split(os.pathsep) if p and p != ours]
-    lines = [f"export nnUNet_extTrainer={shlex.quote(os.pathsep.join([ours, *others]))}"]
+    value = ext_trainer_path([str(trainers_folder())], environ.get("nnUNet_extTrainer", ""))
+    lines = [f"export nnUNet_extTrainer={shlex.quote(value)}"]
     for name in NNUNET_PATH_VARIABLES:
         value = environ.get(name)
         lines.append(f"# {name}={value}" if value else f"# {name} is not set: export {name}=/path/to/{name}")

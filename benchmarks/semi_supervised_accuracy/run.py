@@ -26,6 +26,7 @@ from pathlib import Path
 
 from nnunet_uda.bench_report import write_report
 from nnunet_uda.demo import DemoSettings, Pipeline, epoch_times, format_table
+from nnunet_uda.env import ext_trainer_path
 from nnunet_uda.errors import InputError
 
 HERE = Path(__file__).resolve().parent
@@ -50,8 +51,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--results", type=Path, default=HERE / "results.md")
     args = parser.parse_args()
-    os.environ["nnUNet_extTrainer"] = os.pathsep.join(
-        [str(HERE.parent / "trainers"), *filter(None, os.environ.get("nnUNet_extTrainer", "").split(os.pathsep))])
+    os.environ["nnUNet_extTrainer"] = ext_trainer_path([str(HERE.parent / "trainers")])
     n_labeled = max(1, round(args.labeled_fraction * args.n_target))
     settings = DemoSettings(preset=args.preset, configuration=args.configuration, seed=args.seed, n_source=2,
                             n_target=args.n_target, n_validation=args.n_validation, device=args.device)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from nnunet_uda.bench_report import write_report
 from nnunet_uda.demo import BASELINE_ID, TRANSLATED_ID, DemoSettings, Pipeline, demo, epoch_times, format_table
+from nnunet_uda.env import ext_trainer_path
 from nnunet_uda.errors import InputError
 
 HERE = Path(__file__).resolve().parent
@@ -62,8 +63,7 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], choices=[*FROM_STAGE0.values(), *OWN_RUN.values()],
                         metavar="TRAINER", help="leave these arms out (names as in FROM_STAGE0 / OWN_RUN)")
     args = parser.parse_args()
-    os.environ["nnUNet_extTrainer"] = os.pathsep.join(
-        [str(HERE.parent / "trainers"), *filter(None, os.environ.get("nnUNet_extTrainer", "").split(os.pathsep))])
+    os.environ["nnUNet_extTrainer"] = ext_trainer_path([str(HERE.parent / "trainers")])
     settings = DemoSettings(
         preset=args.preset, configuration=args.configuration, seed=args.seed, n_source=args.n_source,
         n_target=args.n_target, n_validation=args.n_validation, translation_iterations=args.translation_iterations,
