@@ -151,11 +151,13 @@ class Pipeline:
         shutil.copyfile(source / checkpoint, target / "checkpoint_latest.pth")
 
     def predict(self, dataset_id: int, trainer: str, name: str, checkpoint: str = "checkpoint_final.pth",
-                fold: str = "0") -> Path:
-        """Segment the dataset's imagesTs (the hrT2 validation scans) with stock nnUNetv2_predict."""
+                fold: str = "0", images: Path | None = None) -> Path:
+        """Segment ``images`` (default: the dataset's imagesTs, the hrT2 validation scans) with stock
+        nnUNetv2_predict and the model trained on ``dataset_id``; skipped when every image has its prediction."""
         pred = self.workdir / "predictions" / name
-        if not pred.is_dir() or not any(pred.glob("*.nii.gz")):
-            self.run("nnUNetv2_predict", "-i", self.dataset_folder(dataset_id) / "imagesTs", "-o", pred,
+        images = images or self.dataset_folder(dataset_id) / "imagesTs"
+        if len(list(pred.glob("*.nii.gz"))) < len(list(images.glob("*.nii.gz"))):
+            self.run("nnUNetv2_predict", "-i", images, "-o", pred,
                      "-d", dataset_id, "-c", self.s.configuration, "-f", fold, "-tr", trainer, "-chk", checkpoint,
                      "-device", self.device, "--disable_tta", "-npp", "1", "-nps", "1")
         return pred

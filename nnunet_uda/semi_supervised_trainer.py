@@ -88,9 +88,20 @@ class SemiSupervisedTrainerMixin:
             self.optimizer.step()
 
 
-class DebugTrainerMixin:
+class NoMirrorValidationMixin:
+    """Final validation without mirroring (its cost on the CPU is mostly the mirrored passes)."""
+
+    def perform_actual_validation(self, save_probabilities: bool = False):
+        axes, self.inference_allowed_mirroring_axes = self.inference_allowed_mirroring_axes, None
+        try:
+            super().perform_actual_validation(save_probabilities)
+        finally:
+            self.inference_allowed_mirroring_axes = axes
+
+
+class DebugTrainerMixin(NoMirrorValidationMixin):
     """Test variants: ``debug_epochs`` epochs of ``debug_iterations`` steps, one validation step,
-    final validation without mirroring (its cost on the CPU is mostly the mirrored passes)."""
+    final validation without mirroring."""
 
     debug_epochs = 1
     debug_iterations = 2
@@ -101,10 +112,3 @@ class DebugTrainerMixin:
         self.num_epochs = self.debug_epochs
         self.num_iterations_per_epoch = self.debug_iterations
         self.num_val_iterations_per_epoch = 1
-
-    def perform_actual_validation(self, save_probabilities: bool = False):
-        axes, self.inference_allowed_mirroring_axes = self.inference_allowed_mirroring_axes, None
-        try:
-            super().perform_actual_validation(save_probabilities)
-        finally:
-            self.inference_allowed_mirroring_axes = axes

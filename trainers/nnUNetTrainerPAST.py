@@ -16,6 +16,7 @@ from nnunet_uda.self_training import (PseudoLabeledDataset, SelfTrainingSchedule
                                       dataset_json_with_ignore_label, index_true_labels, label_ids,
                                       label_round)
 from nnunet_uda.semi_supervised import ddp_rank_world, prepare_unlabeled_pool
+from nnunet_uda.semi_supervised_trainer import NoMirrorValidationMixin
 from nnunet_uda.structure_augmentation import StructureIntensityTransform
 from nnunet_uda.trainers.nnUNetTrainer_demo import DemoNetworkMixin
 
@@ -195,7 +196,7 @@ class nnUNetTrainerPAST_structAug(nnUNetTrainerPAST):
     structure_augmentation_p = 0.1
 
 
-class nnUNetTrainerPAST_debug(nnUNetTrainerPAST):
+class nnUNetTrainerPAST_debug(NoMirrorValidationMixin, nnUNetTrainerPAST):
     """Tests: 1 epoch per stage, 2 iterations, every option on, final validation without mirroring."""
 
     stage0_epochs = 1
@@ -205,13 +206,6 @@ class nnUNetTrainerPAST_debug(nnUNetTrainerPAST):
     clean_pseudo_labels = True
     structure_augmentation_p = 0.5
     pseudo_label_mirroring = False
-
-    def perform_actual_validation(self, save_probabilities: bool = False):
-        axes, self.inference_allowed_mirroring_axes = self.inference_allowed_mirroring_axes, None
-        try:
-            super().perform_actual_validation(save_probabilities)
-        finally:
-            self.inference_allowed_mirroring_axes = axes
 
 
 class nnUNetTrainerPAST_demo(DemoNetworkMixin, nnUNetTrainerPAST):

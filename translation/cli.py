@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--light", action="store_true", help="NICE-GAN light (pooled AdaILN parameters)")
     p.add_argument("--per-site", action="store_true", help="one translator per target site (site token of the case name, else matrix size)")
     p.add_argument("--preserve-structures", action="store_true", help="segmentation head on the generator, trained with the source labels")
+    p.add_argument("--lambda-identity", type=float, default=None,
+                   help="CycleGAN identity loss, relative to the cycle weight (default 0.5, Zhu et al.; 0 turns it off)")
+    p.add_argument("--lambda-seg", type=float, default=None, help="weight of the structure segmenter's loss (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=1000, help="checkpoint every N iterations")
     p.add_argument("--sample-every", type=int, default=5000, help="sample grid every N iterations")
@@ -88,6 +91,18 @@ def config_from_args(args: argparse.Namespace) -> ModelConfig:
             raise InputError("--light applies to --model nicegan only")
         cfg.light = True
     cfg.preserve_structures = args.preserve_structures
+    if args.lambda_identity is not None:
+        if args.model != "cyclegan":
+            raise InputError("--lambda-identity applies to --model cyclegan only")
+        if args.lambda_identity < 0:
+            raise InputError(f"--lambda-identity must be >= 0, got {args.lambda_identity}")
+        cfg.lambda_identity = args.lambda_identity
+    if args.lambda_seg is not None and not args.preserve_structures:
+        raise InputError("--lambda-seg applies with --preserve-structures only")
+    if args.lambda_seg is not None:
+        if args.lambda_seg < 0:
+            raise InputError(f"--lambda-seg must be >= 0, got {args.lambda_seg}")
+        cfg.lambda_seg = args.lambda_seg
     cfg.seed = args.seed
     if args.model == "nicegan" and cfg.slices.image_size < nicegan_min_size(cfg.disc_layers):
         raise InputError(

@@ -42,6 +42,9 @@ class CycleGANConfig:
     """CycleGAN: ResNet generator (9 blocks), 70x70 PatchGAN, LSGAN, cycle L1 x10.
 
     ``lambda_identity`` is relative to ``lambda_cycle`` as in Zhu et al. (0.5 -> weight 5).
+    With ``preserve_structures``, ``lambda_seg`` weighs the structure segmenter's loss and
+    ``seg_lr`` is the learning rate of the segmenter's own optimizer
+    (:func:`~nnunet_uda.translation.gan_utils.generator_optimizers`).
     The learning rate is constant for ``iterations * (1 - decay_fraction)`` iterations,
     then decays linearly to zero.
     """
@@ -63,6 +66,7 @@ class CycleGANConfig:
     batch_size: int = 1
     preserve_structures: bool = False
     lambda_seg: float = 1.0
+    seg_lr: float = 1e-3
     num_classes: int = 3
     seed: int = 0
     slices: SliceConfig = field(default_factory=SliceConfig)
@@ -74,7 +78,8 @@ class NICEGANConfig:
 
     Official defaults: 6 AdaILN residual blocks, 7 discriminator layers (local 70x70 and
     global 286x286 heads), Adam 1e-4 with weight decay 1e-4, adversarial 1, cycle 10,
-    reconstruction 10, linear decay over the second half. ``light=False`` (the paper's
+    reconstruction 10, linear decay over the second half. ``lambda_seg`` and ``seg_lr``
+    as for :class:`CycleGANConfig`. ``light=False`` (the paper's
     full model) ties the generator to ``slices.image_size`` through its fully connected
     AdaILN parameter layer; ``light=True`` pools instead.
     """
@@ -96,6 +101,7 @@ class NICEGANConfig:
     batch_size: int = 1
     preserve_structures: bool = False
     lambda_seg: float = 1.0
+    seg_lr: float = 1e-3
     num_classes: int = 3
     seed: int = 0
     slices: SliceConfig = field(default_factory=SliceConfig)

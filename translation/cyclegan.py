@@ -23,6 +23,7 @@ from nnunet_uda.translation.gan_utils import (
     StructureSegmenter,
     TrainingStateMixin,
     average_gradients,
+    generator_optimizers,
     init_normal,
     linear_decay,
     lsgan_loss,
@@ -113,9 +114,7 @@ class CycleGAN(TrainingStateMixin, nn.Module):
         self.to(self.device)
         if self.device.type == "cuda":
             self.to(memory_format=torch.channels_last)
-        self.opt_G = torch.optim.Adam(
-            itertools.chain(self.G_AB.parameters(), self.G_BA.parameters()), lr=c.lr, betas=c.betas, weight_decay=c.weight_decay
-        )
+        self.opt_G, self.opt_S = generator_optimizers((self.G_AB, self.G_BA), self.G_AB.seg_head, c)
         self.opt_D = torch.optim.Adam(
             itertools.chain(self.D_A.parameters(), self.D_B.parameters()), lr=c.lr, betas=c.betas, weight_decay=c.weight_decay
         )
@@ -146,6 +145,8 @@ class CycleGAN(TrainingStateMixin, nn.Module):
         c = self.config
         set_requires_grad([self.D_A, self.D_B], False)
         self.opt_G.zero_grad(set_to_none=True)
+        if self.opt_S is not None:
+            self.opt_S.zero_grad(set_to_none=True)
         with autocast():
             if c.preserve_structures:
                 fake_B, seg_logits = self.G_AB(real_A, return_seg=True)
@@ -169,6 +170,8 @@ class CycleGAN(TrainingStateMixin, nn.Module):
         total.backward()
         average_gradients(itertools.chain(self.G_AB.parameters(), self.G_BA.parameters()))
         self.opt_G.step()
+        if self.opt_S is not None:
+            self.opt_S.step()
 
         set_requires_grad([self.D_A, self.D_B], True)
         self.opt_D.zero_grad(set_to_none=True)

@@ -36,6 +36,7 @@ from nnunet_uda.translation.gan_utils import (
     StructureSegmenter,
     TrainingStateMixin,
     average_gradients,
+    generator_optimizers,
     linear_decay,
     lsgan_loss,
     segmentation_loss,
@@ -204,9 +205,7 @@ class NICEGAN(TrainingStateMixin, nn.Module):
         self.to(self.device)
         if self.device.type == "cuda":
             self.to(memory_format=torch.channels_last)
-        self.opt_G = torch.optim.Adam(
-            itertools.chain(self.gen_AB.parameters(), self.gen_BA.parameters()), lr=c.lr, betas=c.betas, weight_decay=c.weight_decay
-        )
+        self.opt_G, self.opt_S = generator_optimizers((self.gen_AB, self.gen_BA), self.gen_AB.seg_head, c)
         self.opt_D = torch.optim.Adam(
             itertools.chain(self.dis_A.parameters(), self.dis_B.parameters()), lr=c.lr, betas=c.betas, weight_decay=c.weight_decay
         )
@@ -250,6 +249,8 @@ class NICEGAN(TrainingStateMixin, nn.Module):
 
         set_requires_grad([self.dis_A, self.dis_B], False)
         self.opt_G.zero_grad(set_to_none=True)
+        if self.opt_S is not None:
+            self.opt_S.zero_grad(set_to_none=True)
         with autocast():
             with torch.no_grad():
                 z_A, z_B = self.dis_A.encode(real_A)[0], self.dis_B.encode(real_B)[0]
@@ -273,6 +274,8 @@ class NICEGAN(TrainingStateMixin, nn.Module):
         total.backward()
         average_gradients(itertools.chain(self.gen_AB.parameters(), self.gen_BA.parameters()))
         self.opt_G.step()
+        if self.opt_S is not None:
+            self.opt_S.step()
         set_requires_grad([self.dis_A, self.dis_B], True)
         self.sched_G.step()
         self.sched_D.step()

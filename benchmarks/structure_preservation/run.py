@@ -2,21 +2,23 @@
 
 Issue 3 item 7. If a translator erases or shifts the cochlea or a small tumour, a model
 trained on real hrT2 scans (the oracle) will not find them in the translated image where
-the source label says they are. Measured, all through the repository's own functions
-and commands and stock nnU-Net:
+the source label says they are. Measured, all through the repository's own commands and
+stock nnU-Net, driven by ``nnunet_uda.demo.Pipeline``:
 
-1. ``nnunet_uda.synth.synthesize``: a phantom CrossMoDA folder (``--preset``, ``--seed``);
-2. oracle: ``nnunet_uda.convert.convert(data, 601, 'hrT2')`` (the labeled target scans),
+1. ``nnuda-synth``: a phantom CrossMoDA folder (``--preset``, ``--seed``);
+2. oracle: ``nnuda-convert --modality hrT2`` (the labeled target scans),
    ``nnUNetv2_plan_and_preprocess``, ``nnUNetv2_train ... -tr nnUNetTrainer_demo``;
 3. ``nnuda-translate --src ceT1 --tgt hrT2`` twice with the same seed and settings:
-   dataset 602 plain CycleGAN, 603 with ``--preserve-structures``; the untranslated
-   ceT1 volumes (``convert(data, 604, 'ceT1')``) are the no-translation reference;
-4. ``nnUNetv2_predict`` with the oracle on each dataset's ``imagesTr``, scored against
-   the source labels with ``nnunet_uda.evaluate.evaluate_folder`` / ``summarize``.
+   plain CycleGAN, and CycleGAN with ``--preserve-structures``;
+4. ``nnUNetv2_predict`` with the oracle on each image set, scored against the source
+   labels with ``nnunet_uda.evaluate``. Besides the two translations, the oracle sees
+   the untranslated ceT1 volumes (the floor), the phantom's paired hrT2 of the same
+   source cases (what a perfect translation would give: the ceiling for these cases),
+   and the real hrT2 validation scans (how good the oracle is at all).
 
 Every nnU-Net folder lives under the work folder (``-o``, default a new temporary
-folder); the variables are set per subprocess, so the user's nnU-Net data is never
-touched. A second run with the same ``-o`` skips the finished steps.
+folder), so the user's nnU-Net data is never touched. A second run with the same ``-o``
+skips the finished steps; a run with other translation settings needs another ``-o``.
 
     python benchmarks/structure_preservation/run.py -o /tmp/nnuda_structure   # CPU, tiny
 
@@ -27,164 +29,97 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
 from nnunet_uda.bench_report import machine
-from nnunet_uda.convert import convert
-from nnunet_uda.env import trainers_folder
+from nnunet_uda.demo import DemoSettings, Pipeline
 from nnunet_uda.errors import InputError
 from nnunet_uda.evaluate import CSV_FIELDS, evaluate_folder, summarize, write_rows_csv
 
 ORACLE_ID, PLAIN_ID, PRESERVE_ID, CET1_ID = 601, 602, 603, 604
-ROWS = {
-    "real hrT2 validation (oracle ceiling)": None,
-    "untranslated ceT1": CET1_ID,
-    "CycleGAN": PLAIN_ID,
-    "CycleGAN + structure preservation": PRESERVE_ID,
-}
-"""Table row -> the nnU-Net dataset whose imagesTr the oracle segments (None: the oracle's imagesTs,
-the real hrT2 validation scans, scored against ``target_validation_labels``)."""
+CEILING = "real hrT2 validation (oracle ceiling)"
+PAIRED = "paired hrT2 of the source cases"
+ROWS = (CEILING, PAIRED, "untranslated ceT1", "CycleGAN", "CycleGAN + structure preservation")
+TRANSLATIONS = {"CycleGAN": (PLAIN_ID, "plain", False), "CycleGAN + structure preservation": (PRESERVE_ID, "preserve", True)}
+"""Table row -> (dataset id, name, --preserve-structures)."""
 
 
-@dataclass
-class Bench:
-    """The work folder, the settings and the environment of every subprocess."""
-
-    work: Path
-    args: argparse.Namespace
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for sub in ("raw", "preprocessed", "results"):
-            (self.work / "nnunet" / sub).mkdir(parents=True, exist_ok=True)
-        self.log = self.work / "run.log"
-
-    @property
-    def data(self) -> Path:
-        return self.work / "data"
-
-    @property
-    def raw(self) -> Path:
-        return self.work / "nnunet" / "raw"
-
-    def env(self, threads: int | None = 1) -> dict[str, str]:
-        """The environment of a subprocess: nnU-Net folders in the work folder, our trainers, few threads.
-
-        ``threads=None`` (training) leaves torch its default thread count and runs data
-        augmentation in the main process (``nnUNet_n_proc_DA=0``, which planning rejects).
-        """
-        env = dict(os.environ)
-        for var, sub in (("nnUNet_raw", "raw"), ("nnUNet_preprocessed", "preprocessed"), ("nnUNet_results", "results")):
-            env[var] = str(self.work / "nnunet" / sub)
-        env["nnUNet_extTrainer"] = str(trainers_folder())
-        env["nnUNet_n_proc_DA"] = "1"
-        env["nnUNet_compile"] = "false"
-        env["PYTHONUNBUFFERED"] = "1"
-        if threads is None:
-            env.pop("OMP_NUM_THREADS", None)
-            env["nnUNet_n_proc_DA"] = "0"
-        else:
-            env["OMP_NUM_THREADS"] = str(threads)
-        return env
-
-    def run(self, tool: str, *args: object, threads: int | None = 1) -> None:
-        """Run an installed console script; its output is appended to ``run.log``.
-
-        Raises:
-            InputError: the command failed.
-        """
-        exe = Path(sys.executable).parent / tool
-        cmd = [str(exe if exe.exists() else tool), *map(str, args)]
-        with open(self.log, "a") as log:
-            log.write(f"\n$ {shlex.join(cmd)}\n")
-            log.flush()
-            res = subprocess.run(cmd, env=self.env(threads), stdout=log, stderr=subprocess.STDOUT)
-        if res.returncode != 0:
-            raise InputError(f"step failed: {tool} (exit {res.returncode}); see {self.log}")
-
-    def dataset(self, dataset_id: int) -> Path | None:
-        """The raw dataset folder of ``dataset_id``, or None when it was not written yet."""
-        return next(iter(sorted(self.raw.glob(f"Dataset{dataset_id:03d}_*"))), None)
-
-    def model_folder(self) -> Path:
-        """The oracle's fold-0 training folder."""
-        results = self.work / "nnunet" / "results"
-        return results / f"Dataset{ORACLE_ID:03d}_CrossMoDA_hrT2" / f"{self.args.oracle_trainer}__nnUNetPlans__{self.args.configuration}" / "fold_0"
+def settings_of(args: argparse.Namespace) -> DemoSettings:
+    """The Pipeline's settings: the oracle is the demo's baseline trainer on labeled hrT2."""
+    return DemoSettings(preset=args.preset, configuration=args.configuration, seed=args.seed, n_source=args.n_cases,
+                        n_target=args.n_cases, n_validation=args.n_validation, baseline_trainer=args.oracle_trainer,
+                        device=args.device)
 
 
-def synth_step(b: Bench) -> None:
-    """Generate the phantom CrossMoDA folder."""
-    if not (b.data / "synth.json").exists():
-        from nnunet_uda.synth import synthesize
-
-        synthesize(b.data, preset=b.args.preset, seed=b.args.seed, n_source=b.args.n_cases, n_target=b.args.n_cases,
-                   n_validation=b.args.n_validation, overwrite=True, preview=False)
-
-
-def convert_step(b: Bench) -> None:
-    """Oracle dataset (labeled hrT2) and the untranslated ceT1 reference dataset."""
-    for dataset_id, modality in ((ORACLE_ID, "hrT2"), (CET1_ID, "ceT1")):
-        if b.dataset(dataset_id) is None:
-            convert(b.data, dataset_id, modality, raw_root=b.raw)
+def translation_settings(args: argparse.Namespace, preserve: bool) -> dict:
+    """What the translator's saved config must hold for a translated dataset to be reused."""
+    want = {"iterations": args.iterations, "base_channels": args.channels, "seed": args.seed,
+            "preserve_structures": preserve}
+    if preserve and args.lambda_seg is not None:
+        want["lambda_seg"] = args.lambda_seg
+    return want
 
 
-def plan_step(b: Bench) -> None:
-    """``nnUNetv2_plan_and_preprocess`` of the oracle dataset."""
-    if not list((b.work / "nnunet" / "preprocessed").glob(f"Dataset{ORACLE_ID:03d}_*/nnUNetPlans.json")):
-        b.run("nnUNetv2_plan_and_preprocess", "-d", ORACLE_ID, "-c", b.args.configuration, "-np", "1", "--verify_dataset_integrity")
+def check_reusable(dataset: Path, want: dict) -> None:
+    """Refuse a translated dataset of this work folder made with other settings.
+
+    Raises:
+        InputError: its translator's config differs from ``want``.
+    """
+    meta = json.loads((dataset / "dataset.json").read_text())["nnunet_uda"]
+    for run in meta["translators"].values():
+        config = json.loads((Path(run["work_folder"]) / "config.json").read_text())["config"]
+        differs = {k: (config.get(k), v) for k, v in want.items() if config.get(k) != v}
+        if differs:
+            raise InputError(f"{dataset} was translated with other settings ({differs}, saved vs asked); use another -o")
 
 
-def train_step(b: Bench) -> None:
-    """Train the oracle (fold 0); continues an interrupted training with ``--c``."""
-    model = b.model_folder()
-    if (model / "checkpoint_final.pth").exists():
-        return
-    resume = ["--c"] if any(model.glob("checkpoint_*.pth")) else []
-    b.run("nnUNetv2_train", ORACLE_ID, b.args.configuration, "0", "-tr", b.args.oracle_trainer, "-device", b.args.device, *resume,
-          threads=None)
-
-
-def translate_step(b: Bench, dataset_id: int, preserve: bool) -> None:
+def translate_step(p: Pipeline, args: argparse.Namespace, dataset_id: int, name: str, preserve: bool) -> None:
     """``nnuda-translate`` ceT1 -> hrT2 into ``dataset_id``; resumes its own training."""
-    if b.dataset(dataset_id) is not None:
+    found = sorted(Path(p.env["nnUNet_raw"]).glob(f"Dataset{dataset_id:03d}_*"))
+    if found:
+        check_reusable(found[0], translation_settings(args, preserve))
         return
-    name = "preserve" if preserve else "plain"
-    a = b.args
-    b.run("nnuda-translate", "--src", "ceT1", "--tgt", "hrT2", "-i", b.data, "-d", dataset_id,
-          "--name", f"CrossMoDA_ceT1toHrT2_{name}", "-o", b.work / f"translation_{name}",
-          "--iterations", a.iterations, "--image-size", a.image_size, "--channels", a.channels,
-          "--seed", a.seed, "--device", a.device, "--quiet", *(["--no-crop"] if a.no_crop else []),
-          *(["--preserve-structures"] if preserve else []))
+    extra = ["--preserve-structures"] if preserve else []
+    if preserve and args.lambda_seg is not None:
+        extra += ["--lambda-seg", args.lambda_seg]
+    p.run("nnuda-translate", "--src", "ceT1", "--tgt", "hrT2", "-i", p.data, "-d", dataset_id,
+          "--name", f"CrossMoDA_ceT1toHrT2_{name}", "-o", p.workdir / f"translation_{name}",
+          "--iterations", args.iterations, "--image-size", args.image_size, "--channels", args.channels,
+          "--seed", args.seed, "--device", p.device, "--quiet", "--sample-every", max(1, args.iterations // 4),
+          *(["--no-crop"] if args.no_crop else []), *extra)
 
 
-def predict_step(b: Bench, dataset_id: int | None) -> Path:
-    """Segment the dataset's ``imagesTr`` (None: the oracle's ``imagesTs``) with the oracle's final checkpoint."""
-    if dataset_id is None:
-        images, pred = b.dataset(ORACLE_ID) / "imagesTs", b.work / "predictions" / "hrT2_validation"
-    else:
-        images, pred = b.dataset(dataset_id) / "imagesTr", b.work / "predictions" / f"Dataset{dataset_id:03d}"
-    if len(list(pred.glob("*.nii.gz"))) < len(list(images.glob("*.nii.gz"))):
-        b.run("nnUNetv2_predict", "-i", images, "-o", pred, "-d", ORACLE_ID, "-c", b.args.configuration, "-f", "0",
-              "-tr", b.args.oracle_trainer, "-chk", "checkpoint_final.pth", "--disable_tta", "-device", b.args.device,
-              "-npp", "1", "-nps", "1")
-    return pred
+def convert_reference(p: Pipeline) -> None:
+    """The untranslated ceT1 volumes and their labels as an nnU-Net dataset (no planning: only predicted)."""
+    if not list(Path(p.env["nnUNet_raw"]).glob(f"Dataset{CET1_ID:03d}_*")):
+        p.run("nnuda-convert", "-i", p.data, "-d", CET1_ID, "--modality", "ceT1")
 
 
-def ground_truth(b: Bench) -> Path:
-    """The source labels as ``<case>_Label.nii.gz`` (the evaluator's naming), from dataset 602's labelsTr."""
-    gt = b.work / "ground_truth"
-    labels = sorted((b.dataset(PLAIN_ID) / "labelsTr").glob("*.nii.gz"))
-    if not gt.is_dir() or len(list(gt.iterdir())) != len(labels):
+def paired_images(p: Pipeline) -> Path:
+    """The phantom's hrT2 of each source case (``paired/``), named as nnU-Net input images."""
+    out = p.workdir / "paired_hrT2"
+    sources = sorted((p.data / "source_training").glob("*_ceT1.nii.gz"))
+    if len(list(out.glob("*_0000.nii.gz"))) < len(sources):
+        out.mkdir(exist_ok=True)
+        for src in sources:
+            case = src.name[: -len("_ceT1.nii.gz")]
+            shutil.copyfile(p.data / "paired" / f"{case}_hrT2.nii.gz", out / f"{case}_0000.nii.gz")
+    return out
+
+
+def ground_truth(p: Pipeline) -> Path:
+    """The source labels as ``<case>_Label.nii.gz`` (the evaluator's naming), from the ceT1 dataset's labelsTr."""
+    gt = p.workdir / "ground_truth"
+    labels = sorted((p.dataset_folder(CET1_ID) / "labelsTr").glob("*.nii.gz"))
+    if len(list(gt.glob("*_Label.nii.gz"))) != len(labels):
         shutil.rmtree(gt, ignore_errors=True)
         gt.mkdir(parents=True)
         for lab in labels:
@@ -192,16 +127,22 @@ def ground_truth(b: Bench) -> Path:
     return gt
 
 
-def score_step(b: Bench) -> dict[str, dict]:
-    """Predict every row's images, score them against the source labels; per-case CSVs in ``evaluation/``."""
-    gt = ground_truth(b)
-    out = b.work / "evaluation"
+def score_step(p: Pipeline, trainer: str) -> dict[str, dict]:
+    """Predict every row's images with the oracle and score them; per-case CSVs in ``evaluation/``."""
+    gt = ground_truth(p)
+    images = {
+        CEILING: None,
+        PAIRED: paired_images(p),
+        "untranslated ceT1": p.dataset_folder(CET1_ID) / "imagesTr",
+        **{row: p.dataset_folder(dataset_id) / "imagesTr" for row, (dataset_id, _, _) in TRANSLATIONS.items()},
+    }
+    out = p.workdir / "evaluation"
     out.mkdir(exist_ok=True)
     summaries = {}
-    for row, dataset_id in ROWS.items():
-        truth = b.data / "target_validation_labels" if dataset_id is None else gt
-        rows = evaluate_folder(predict_step(b, dataset_id), truth)
-        tag = "hrT2_validation" if dataset_id is None else f"Dataset{dataset_id:03d}"
+    for i, row in enumerate(ROWS):
+        tag = f"{i}_" + row.split(" (")[0].replace(" ", "_").replace("+", "plus")
+        pred = p.predict(ORACLE_ID, trainer, tag, images=images[row])
+        rows = evaluate_folder(pred, p.data / "target_validation_labels" if images[row] is None else gt)
         write_rows_csv(rows, out / f"{tag}_per_case.csv", CSV_FIELDS)
         summaries[row] = summarize(rows)
     (out / "summaries.json").write_text(json.dumps(summaries, indent=2))
@@ -223,39 +164,43 @@ def table(summaries: dict[str, dict]) -> list[str]:
     return lines
 
 
-def write_results(b: Bench, summaries: dict[str, dict], command: str, out: Path) -> None:
+def write_results(args: argparse.Namespace, timings: dict[str, float], summaries: dict[str, dict], command: str,
+                  out: Path) -> None:
     """``results.md``: table, machine, settings, step wall times, command."""
-    a = b.args
+    a = args
     n_cases = summaries["untranslated ceT1"]["n_cases"]
-    n_ceiling = next(s["n_cases"] for row, s in summaries.items() if ROWS[row] is None)
+    n_ceiling = summaries[CEILING]["n_cases"]
+    preserve_opts = ", ".join(f"{k} {v}" for k, v in translation_settings(a, True).items()
+                              if k == "lambda_seg") or "nnuda-translate's defaults"
     lines = [
         "# Structure preservation in translation (ceT1 -> hrT2, nnuda-synth)",
         "",
         f"An oracle nnU-Net trained on labeled hrT2 scans (`{a.oracle_trainer}`, {a.configuration}, fold 0) segments the "
-        f"{n_cases} source volumes, untranslated and translated by CycleGAN without and with "
-        "`--preserve-structures`; scored against the source labels (mean ± std over cases; ASSD in mm).",
+        f"{n_cases} source volumes: untranslated, translated by CycleGAN without and with "
+        "`--preserve-structures`, and the phantom's paired hrT2 of the same cases (a perfect translation). "
+        "Scored against the source labels (mean ± std over cases; ASSD in mm).",
         "",
         *table(summaries),
         "",
         f"Machine: {machine()}.",
         "",
-        f"Settings: nnuda-synth preset `{a.preset}` seed {a.seed} "
-        f"({n_cases} source cases scored); "
+        f"Settings: nnuda-synth preset `{a.preset}` seed {a.seed} ({n_cases} source cases scored); "
         f"translation CycleGAN {a.iterations} iterations, {a.image_size}x{a.image_size} "
-        f"{'whole slices' if a.no_crop else 'ROI-cropped slices'}, base width {a.channels}, "
-        f"seed {a.seed}, CPU; oracle `{a.oracle_trainer}` on CPU, `--disable_tta`, `checkpoint_final.pth`.",
+        f"{'whole slices' if a.no_crop else 'ROI-cropped slices'}, base width {a.channels}, seed {a.seed}, "
+        f"structure preservation with {preserve_opts}; oracle `{a.oracle_trainer}`, `--disable_tta`, "
+        f"`checkpoint_final.pth`; device {a.device}.",
         "",
-        f"ASSD is capped at 350 mm (`nnunet_uda.metrics.MAX_SURFACE_DISTANCE_MM`) when a structure is predicted "
-        "empty, so 350 ± 0 means the oracle found that structure in no case. The ceiling row scores the oracle "
+        "ASSD is capped at 350 mm (`nnunet_uda.metrics.MAX_SURFACE_DISTANCE_MM`) when a structure is predicted "
+        "empty, so 350 ± 0 means the oracle found that structure in no case. The first row scores the oracle "
         f"on the {n_ceiling} real hrT2 validation scans (`target_validation`, not trained on) against their own labels.",
         "",
         "Read with care: one seed, no repeats; a difference between the two CycleGAN rows means little unless "
-        "the ceiling row is clearly above them and the oracle finds both structures on real hrT2.",
+        "both are well above the untranslated row and the paired-hrT2 row shows the oracle can find the structure.",
         "",
         "| step | wall time (min, summed over resumed runs) |",
         "|---|---|",
-        *[f"| {step} | {sec / 60:.1f} |" for step, sec in b.timings.items()],
-        f"| total | {sum(b.timings.values()) / 60:.1f} |",
+        *[f"| {step} | {sec / 60:.1f} |" for step, sec in timings.items()],
+        f"| total | {sum(timings.values()) / 60:.1f} |",
         "",
         f"Command: `{command}`",
         "",
@@ -270,11 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0, help="data and translation seed")
     ap.add_argument("--n-cases", type=int, default=10, help="source and target training cases")
     ap.add_argument("--n-validation", type=int, default=4, help="hrT2 validation cases (the ceiling row)")
-    ap.add_argument("--iterations", type=int, default=600, help="CycleGAN iterations (nnuda-demo's)")
+    ap.add_argument("--iterations", type=int, default=2000, help="CycleGAN iterations")
     ap.add_argument("--image-size", type=int, default=48, help="translation slice side")
     ap.add_argument("--channels", type=int, default=16, help="translation base width (nnuda-demo's)")
     ap.add_argument("--crop", dest="no_crop", action="store_false",
                     help="crop slices to PAST's ROI (default: whole slices, as nnuda-demo on tiny/small phantoms)")
+    ap.add_argument("--lambda-seg", type=float, default=None, help="nnuda-translate --lambda-seg of the preserving run")
     ap.add_argument("-c", "--configuration", default="2d", help="nnU-Net configuration of the oracle")
     ap.add_argument("--oracle-trainer", default="nnUNetTrainer_demo", help="nnU-Net trainer of the oracle")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where nnU-Net and the translator run")
@@ -284,33 +230,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = build_parser().parse_args()
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="nnuda_structure_"))
+    work = (args.workdir or Path(tempfile.mkdtemp(prefix="nnuda_structure_"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    b = Bench(work.resolve(), args)
+    p = Pipeline(work, settings_of(args))
+    trainer = args.oracle_trainer
     summaries: dict[str, dict] = {}
-    timings_file = b.work / "timings.json"
-    if timings_file.exists():
-        b.timings = json.loads(timings_file.read_text())
+    timings_file = work / "timings.json"
+    timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
+    convert = ["nnuda-convert", "-i", p.data]
     steps = [
-        ("synthesize", lambda: synth_step(b)),
-        ("convert (oracle hrT2, ceT1 reference)", lambda: convert_step(b)),
-        ("oracle plan + preprocess", lambda: plan_step(b)),
-        ("oracle train", lambda: train_step(b)),
-        ("translate (CycleGAN)", lambda: translate_step(b, PLAIN_ID, False)),
-        ("translate (CycleGAN + preserve)", lambda: translate_step(b, PRESERVE_ID, True)),
-        ("predict + score", lambda: summaries.update(score_step(b))),
+        ("synthesize", p.synth),
+        ("oracle: convert + plan + preprocess", lambda: p.prepare(ORACLE_ID, [*convert, "-d", ORACLE_ID, "--modality", "hrT2"])),
+        ("oracle: train", lambda: p.train(ORACLE_ID, trainer)),
+        ("convert ceT1 (untranslated reference)", lambda: convert_reference(p)),
+        *[(f"translate ({row})", lambda t=t: translate_step(p, args, *t)) for row, t in TRANSLATIONS.items()],
+        ("predict + score", lambda: summaries.update(score_step(p, trainer))),
     ]
     with tqdm(steps, desc="structure preservation", unit="step") as bar:
         for name, fn in bar:
             bar.set_postfix_str(name)
             t = time.time()
             fn()
-            b.timings[name] = b.timings.get(name, 0.0) + time.time() - t
-            timings_file.write_text(json.dumps(b.timings, indent=2))
+            timings[name] = timings.get(name, 0.0) + time.time() - t
+            timings_file.write_text(json.dumps(timings, indent=2))
     command = shlex.join(["python", "benchmarks/structure_preservation/run.py", *sys.argv[1:]])
-    write_results(b, summaries, command, args.out)
+    write_results(args, timings, summaries, command, args.out)
     print("\n".join(table(summaries)))
-    print(f"wrote {args.out} (work folder {b.work}, log {b.log})")
+    print(f"wrote {args.out} (work folder {work}, log {p.log})")
 
 
 if __name__ == "__main__":

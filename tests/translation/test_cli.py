@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -103,13 +102,18 @@ def _damage(folder: Path, how: str) -> None:
         ("empty target", [], "no *_hrT2.nii.gz files in"),
         ("missing label", [], "image without label"),
         ("unknown modality", ["--src", "T1"], "unknown modality suffix 'T1'"),
+        ("seg weight without preservation", ["--lambda-seg", "5"], "applies with --preserve-structures only"),
+        ("negative seg weight", ["--preserve-structures", "--lambda-seg", "-1"], "--lambda-seg must be >= 0"),
+        ("identity weight for NICE-GAN", ["--model", "nicegan", "--lambda-identity", "0"], "applies to --model cyclegan only"),
     ],
 )
 def test_bad_input_one_line(data_copy, nnunet_folders, monkeypatch, capsys, how, extra, message):
     _damage(data_copy, how)
     args = ["--src", "ceT1", "--tgt", "hrT2", "-i", data_copy, "-d", "503", *SMALL]
-    if extra:
+    if extra[:1] == ["--src"]:
         args[args.index("--src") + 1] = extra[1]
+    else:
+        args += extra
     code, err = run(monkeypatch, capsys, *args)
     assert code == 2, err
     assert message in err and err.count("\n") == 1 and err.startswith("nnuda-translate: error: ")

@@ -48,9 +48,16 @@ def _rows(path):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
 
 
-@pytest.mark.parametrize("make", [small_cyclegan, small_nicegan], ids=["cyclegan", "nicegan"])
-def test_resume_is_exact(translation_data, tmp_path, make):
-    cfg, src, tgt = slice_sets(translation_data, make(iterations=8, pool_size=3) if make is small_cyclegan else make(iterations=8))
+@pytest.mark.parametrize(
+    "make, preserve",
+    [(small_cyclegan, False), (small_nicegan, False), (small_cyclegan, True)],
+    ids=["cyclegan", "nicegan", "cyclegan-preserve"],
+)
+def test_resume_is_exact(translation_data, tmp_path, make, preserve):
+    """Stopped at 5 of 8 and resumed, a run ends with the same weights, optimizer states (the
+    structure segmenter's own included), history buffers, sampler and loss log as one run."""
+    kw = dict(iterations=8, preserve_structures=preserve, **(dict(pool_size=3) if make is small_cyclegan else {}))
+    cfg, src, tgt = slice_sets(translation_data, make(**kw), labels=preserve)
     opts = RunOptions(log_every=1, save_every=2, sample_every=4, progress=False)
     train(cfg, src, tgt, tmp_path / "once", "cpu", opts)
     train(cfg, src, tgt, tmp_path / "twice", "cpu", opts, stop_at=5)
@@ -61,6 +68,8 @@ def test_resume_is_exact(translation_data, tmp_path, make):
     b = torch.load(tmp_path / "twice" / CHECKPOINT, weights_only=False)
     assert a["iteration"] == b["iteration"] == 8
     _states_equal(a["training"], b["training"])
+    assert ("opt_S" in a["training"]) == preserve
     _states_equal(a["ranks"], b["ranks"])
     assert _rows(tmp_path / "once" / "losses.csv") == _rows(tmp_path / "twice" / "losses.csv")
     assert (tmp_path / "twice" / "samples" / "iter_0000008.png").is_file()
+
