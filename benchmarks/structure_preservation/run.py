@@ -22,7 +22,8 @@ skips the finished steps; a run with other translation settings needs another ``
 
     python benchmarks/structure_preservation/run.py -o /tmp/nnuda_structure   # CPU, tiny
 
-Writes ``results.md`` beside this file (or ``--out``).
+Writes ``results.md`` and ``examples.png`` (the largest tumours in every image set, with
+the source label and the oracle's segmentation) beside this file (or ``--out``).
 """
 
 from __future__ import annotations
@@ -127,8 +128,67 @@ def ground_truth(p: Pipeline) -> Path:
     return gt
 
 
-def score_step(p: Pipeline, trainer: str) -> dict[str, dict]:
-    """Predict every row's images with the oracle and score them; per-case CSVs in ``evaluation/``."""
+MIN_TUMOUR_VOXELS = 30
+"""Cases with fewer tumour voxels are left out of the contrast measure (their mean is mostly partial volume)."""
+
+
+def tumour_contrast(gt: Path, images: Path) -> dict[str, float]:
+    """Mean intensity inside the tumour label, in standard deviations of the whole volume from its mean
+    (nnU-Net's z-score normalisation of MRI), over the cases with at least ``MIN_TUMOUR_VOXELS`` tumour
+    voxels: how the tumour is rendered, whatever an oracle makes of it."""
+    import numpy as np
+
+    from nnunet_uda.image_io import read_array
+
+    values = []
+    for label_file in sorted(gt.glob("*_Label.nii.gz")):
+        label = read_array(label_file)[0]
+        if (label == 1).sum() < MIN_TUMOUR_VOXELS:
+            continue
+        image = read_array(images / label_file.name.replace("_Label.nii.gz", "_0000.nii.gz"))[0].astype(np.float64)
+        values.append(float(((image[label == 1] - image.mean()) / image.std()).mean()))
+    return {"mean": float(np.mean(values)), "std": float(np.std(values)), "n_cases": len(values)}
+
+
+def write_examples(gt: Path, images: dict[str, Path], preds: dict[str, Path], png: Path, n_cases: int = 3) -> None:
+    """One row per case (the ``n_cases`` largest tumours), one column per image set: the axial slice
+    with the most tumour, source label in green, the oracle's tumour in red."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from nnunet_uda.image_io import read_array
+
+    labels = {f.name[: -len("_Label.nii.gz")]: read_array(f)[0] for f in sorted(gt.glob("*_Label.nii.gz"))}
+    cases = sorted(labels, key=lambda c: -int((labels[c] == 1).sum()))[:n_cases]
+    fig = Figure(figsize=(2.4 * len(images), 2.5 * len(cases)), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(cases), len(images), squeeze=False)
+    for r, case in enumerate(cases):
+        z = int(np.argmax((labels[case] == 1).sum((1, 2))))
+        for c, (row, folder) in enumerate(images.items()):
+            ax = axes[r, c]
+            plane = read_array(folder / f"{case}_0000.nii.gz")[0][z].astype(np.float32)
+            lo, hi = np.percentile(plane, (1, 99))
+            ax.imshow(plane, cmap="gray", vmin=lo, vmax=max(hi, lo + 1e-6), interpolation="nearest")
+            for mask, colour in ((labels[case][z] == 1, "#00e000"), (read_array(preds[row] / f"{case}.nii.gz")[0][z] == 1, "#ff2a2a")):
+                if mask.any():
+                    ax.contour(mask.astype(np.float32), levels=[0.5], colors=colour, linewidths=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(row.replace(" + ", "\n+ ").replace(" of the", "\nof the"), fontsize=8)
+            if c == 0:
+                ax.set_ylabel(f"{case} z={z}", fontsize=7)
+    fig.suptitle("tumour: source label (green), oracle (red)", fontsize=9)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png)
+
+
+def score_step(p: Pipeline, trainer: str, examples: Path) -> dict[str, dict]:
+    """Predict every row's images with the oracle and score them; per-case CSVs in ``evaluation/``;
+    the example figure to ``examples``."""
     gt = ground_truth(p)
     images = {
         CEILING: None,
@@ -138,14 +198,18 @@ def score_step(p: Pipeline, trainer: str) -> dict[str, dict]:
     }
     out = p.workdir / "evaluation"
     out.mkdir(exist_ok=True)
-    summaries = {}
+    summaries, preds = {}, {}
     for i, row in enumerate(ROWS):
         tag = f"{i}_" + row.split(" (")[0].replace(" ", "_").replace("+", "plus")
-        pred = p.predict(ORACLE_ID, trainer, tag, images=images[row])
-        rows = evaluate_folder(pred, p.data / "target_validation_labels" if images[row] is None else gt)
+        preds[row] = p.predict(ORACLE_ID, trainer, tag, images=images[row])
+        rows = evaluate_folder(preds[row], p.data / "target_validation_labels" if images[row] is None else gt)
         write_rows_csv(rows, out / f"{tag}_per_case.csv", CSV_FIELDS)
         summaries[row] = summarize(rows)
+    for row, folder in images.items():
+        if folder is not None:
+            summaries[row]["tumour_z"] = tumour_contrast(gt, folder)
     (out / "summaries.json").write_text(json.dumps(summaries, indent=2))
+    write_examples(gt, {row: folder for row, folder in images.items() if folder is not None}, preds, examples)
     return summaries
 
 
@@ -190,6 +254,16 @@ def write_results(args: argparse.Namespace, timings: dict[str, float], summaries
         f"structure preservation with {preserve_opts}; oracle `{a.oracle_trainer}`, `--disable_tta`, "
         f"`checkpoint_final.pth`; device {a.device}.",
         "",
+        "How the tumour is rendered, whatever the oracle makes of it: mean intensity inside the tumour "
+        "label, in standard deviations from the volume's mean (nnU-Net's z-score normalisation), over the "
+        f"cases with at least {MIN_TUMOUR_VOXELS} tumour voxels. A translation that renders the tumour as "
+        "real hrT2 shows it should come close to the paired-hrT2 row.",
+        "",
+        "| image set | tumour intensity (z) | cases |",
+        "|---|---|---|",
+        *[f"| {row} | {s['tumour_z']['mean']:.2f} ± {s['tumour_z']['std']:.2f} | {s['tumour_z']['n_cases']} |"
+          for row, s in summaries.items() if "tumour_z" in s],
+        "",
         "ASSD is capped at 350 mm (`nnunet_uda.metrics.MAX_SURFACE_DISTANCE_MM`) when a structure is predicted "
         "empty, so 350 ± 0 means the oracle found that structure in no case. The first row scores the oracle "
         f"on the {n_ceiling} real hrT2 validation scans (`target_validation`, not trained on) against their own labels.",
@@ -203,6 +277,8 @@ def write_results(args: argparse.Namespace, timings: dict[str, float], summaries
         f"| total | {sum(timings.values()) / 60:.1f} |",
         "",
         f"Command: `{command}`",
+        "",
+        "![examples](examples.png)",
         "",
     ]
     out.write_text("\n".join(lines))
@@ -244,7 +320,7 @@ def main() -> None:
         ("oracle: train", lambda: p.train(ORACLE_ID, trainer)),
         ("convert ceT1 (untranslated reference)", lambda: convert_reference(p)),
         *[(f"translate ({row})", lambda t=t: translate_step(p, args, *t)) for row, t in TRANSLATIONS.items()],
-        ("predict + score", lambda: summaries.update(score_step(p, trainer))),
+        ("predict + score", lambda: summaries.update(score_step(p, trainer, args.out.with_name("examples.png")))),
     ]
     with tqdm(steps, desc="structure preservation", unit="step") as bar:
         for name, fn in bar:
@@ -256,7 +332,7 @@ def main() -> None:
     command = shlex.join(["python", "benchmarks/structure_preservation/run.py", *sys.argv[1:]])
     write_results(args, timings, summaries, command, args.out)
     print("\n".join(table(summaries)))
-    print(f"wrote {args.out} (work folder {work}, log {p.log})")
+    print(f"wrote {args.out} and {args.out.with_name('examples.png')} (work folder {work}, log {p.log})")
 
 
 if __name__ == "__main__":
