@@ -73,3 +73,23 @@ def test_resume_is_exact(translation_data, tmp_path, make, preserve):
     assert _rows(tmp_path / "once" / "losses.csv") == _rows(tmp_path / "twice" / "losses.csv")
     assert (tmp_path / "twice" / "samples" / "iter_0000008.png").is_file()
 
+
+
+@pytest.mark.parametrize("make", [small_cyclegan, small_nicegan], ids=["cyclegan", "nicegan"])
+def test_structure_segmenter_has_its_own_optimizer(make):
+    """With --preserve-structures the segmenter's weights are stepped by opt_S (seg_lr, beta1 0.9) and
+    by nothing else; every other generator weight stays with opt_G (the paper's settings)."""
+    from nnunet_uda.translation.models import build_model
+
+    model = build_model(make(iterations=4, preserve_structures=True), "cpu")
+    gen_ab = model.generators[0] if make is small_cyclegan else model.gen_AB
+    seg = {id(p) for p in gen_ab.seg_head.parameters()}
+    in_g = {id(p) for group in model.opt_G.param_groups for p in group["params"]}
+    in_s = {id(p) for group in model.opt_S.param_groups for p in group["params"]}
+    assert in_s == seg and not (in_g & seg)
+    own = {id(p) for g in model.generators for p in g.parameters()} - seg
+    if make is small_nicegan:  # the encoders live in the discriminators and are stepped by opt_D
+        own -= {id(p) for d in (model.dis_A, model.dis_B) for p in d.parameters()}
+    assert in_g == own
+    assert model.opt_S.param_groups[0]["lr"] == model.config.seg_lr
+    assert build_model(make(iterations=4), "cpu").opt_S is None
