@@ -11,6 +11,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
+from nnunet_uda.errors import InputError
+
 
 def lsgan_loss(prediction: torch.Tensor, real: bool) -> torch.Tensor:
     """Least-squares GAN loss (MixMatch paper eq. 1): mean of ``(D(x) - target)^2``, target 1 or 0."""
@@ -203,6 +205,15 @@ class TrainingStateMixin:
         return state
 
     def load_training_state(self, state: dict) -> None:
+        """Restore :meth:`training_state`.
+
+        Raises:
+            InputError: a structure-preserving checkpoint written before the segmenter had its
+                own optimizer (its generator optimizer holds the segmenter's weights).
+        """
+        if self.opt_S is not None and "opt_S" not in state:
+            raise InputError("the translation checkpoint was written by an older nnunet-uda (the structure segmenter "
+                             "had no optimizer of its own) and cannot be resumed; pass --overwrite to start over")
         for k, sd in state["nets"].items():
             getattr(self, k).load_state_dict(sd)
         for k in ("opt_G", "opt_D", "sched_G", "sched_D") + (("opt_S",) if self.opt_S is not None else ()):

@@ -93,3 +93,18 @@ def test_structure_segmenter_has_its_own_optimizer(make):
     assert in_g == own
     assert model.opt_S.param_groups[0]["lr"] == model.config.seg_lr
     assert build_model(make(iterations=4), "cpu").opt_S is None
+
+
+def test_old_preserving_checkpoint_gives_one_clear_error(translation_data, tmp_path):
+    """A structure-preserving checkpoint without the segmenter's optimizer (older versions) is refused
+    with an InputError naming the way out, not a PyTorch error about parameter groups."""
+    from nnunet_uda.errors import InputError
+
+    cfg, src, tgt = slice_sets(translation_data, small_cyclegan(iterations=4, preserve_structures=True), labels=True)
+    opts = RunOptions(log_every=1, save_every=1, sample_every=10**9, progress=False)
+    train(cfg, src, tgt, tmp_path / "run", "cpu", opts, stop_at=2)
+    ckpt = torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)
+    del ckpt["training"]["opt_S"]
+    torch.save(ckpt, tmp_path / "run" / CHECKPOINT)
+    with pytest.raises(InputError, match="--overwrite"):
+        train(cfg, src, tgt, tmp_path / "run", "cpu", opts)
