@@ -144,9 +144,7 @@ class CycleGAN(TrainingStateMixin, nn.Module):
         """
         c = self.config
         set_requires_grad([self.D_A, self.D_B], False)
-        self.opt_G.zero_grad(set_to_none=True)
-        if self.opt_S is not None:
-            self.opt_S.zero_grad(set_to_none=True)
+        self.zero_generator_grads()
         with autocast():
             if c.preserve_structures:
                 fake_B, seg_logits = self.G_AB(real_A, return_seg=True)
@@ -169,9 +167,7 @@ class CycleGAN(TrainingStateMixin, nn.Module):
                 total = total + c.lambda_seg * seg
         total.backward()
         average_gradients(itertools.chain(self.G_AB.parameters(), self.G_BA.parameters()))
-        self.opt_G.step()
-        if self.opt_S is not None:
-            self.opt_S.step()
+        self.step_generators()
 
         set_requires_grad([self.D_A, self.D_B], True)
         self.opt_D.zero_grad(set_to_none=True)

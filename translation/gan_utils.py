@@ -193,16 +193,25 @@ class TrainingStateMixin:
     net_names: tuple[str, ...] = ()
     opt_S: torch.optim.Optimizer | None = None
 
+    def _generator_opts(self) -> list[torch.optim.Optimizer]:
+        """``opt_G``, and ``opt_S`` when there is a structure segmenter: what a generator step steps."""
+        return [self.opt_G] + ([self.opt_S] if self.opt_S is not None else [])
+
+    def zero_generator_grads(self) -> None:
+        for opt in self._generator_opts():
+            opt.zero_grad(set_to_none=True)
+
+    def step_generators(self) -> None:
+        for opt in self._generator_opts():
+            opt.step()
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("opt_G", "opt_D", "sched_G", "sched_D") + (("opt_S",) if self.opt_S is not None else ())
+
     def training_state(self) -> dict:
         """Weights, optimizers and schedulers."""
-        state = {
-            "nets": {k: getattr(self, k).state_dict() for k in self.net_names},
-            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-            "sched_G": self.sched_G.state_dict(), "sched_D": self.sched_D.state_dict(),
-        }
-        if self.opt_S is not None:
-            state["opt_S"] = self.opt_S.state_dict()
-        return state
+        return {"nets": {k: getattr(self, k).state_dict() for k in self.net_names},
+                **{k: getattr(self, k).state_dict() for k in self._state_names()}}
 
     def load_training_state(self, state: dict) -> None:
         """Restore :meth:`training_state`.
@@ -216,5 +225,5 @@ class TrainingStateMixin:
                              "had no optimizer of its own) and cannot be resumed; pass --overwrite to start over")
         for k, sd in state["nets"].items():
             getattr(self, k).load_state_dict(sd)
-        for k in ("opt_G", "opt_D", "sched_G", "sched_D") + (("opt_S",) if self.opt_S is not None else ()):
+        for k in self._state_names():
             getattr(self, k).load_state_dict(state[k])

@@ -248,9 +248,7 @@ class NICEGAN(TrainingStateMixin, nn.Module):
         self.opt_D.step()
 
         set_requires_grad([self.dis_A, self.dis_B], False)
-        self.opt_G.zero_grad(set_to_none=True)
-        if self.opt_S is not None:
-            self.opt_S.zero_grad(set_to_none=True)
+        self.zero_generator_grads()
         with autocast():
             with torch.no_grad():
                 z_A, z_B = self.dis_A.encode(real_A)[0], self.dis_B.encode(real_B)[0]
@@ -273,9 +271,7 @@ class NICEGAN(TrainingStateMixin, nn.Module):
                 total = total + c.lambda_seg * seg
         total.backward()
         average_gradients(itertools.chain(self.gen_AB.parameters(), self.gen_BA.parameters()))
-        self.opt_G.step()
-        if self.opt_S is not None:
-            self.opt_S.step()
+        self.step_generators()
         set_requires_grad([self.dis_A, self.dis_B], True)
         self.sched_G.step()
         self.sched_D.step()
