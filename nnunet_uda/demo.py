@@ -103,11 +103,17 @@ class Pipeline:
     def data(self) -> Path:
         return self.workdir / "crossmoda"
 
+    def existing_dataset(self, dataset_id: int) -> Path | None:
+        """The raw dataset folder of ``dataset_id``, or None before it is written."""
+        from nnunet_uda.raw_dataset import existing_datasets_with_id
+
+        return next(iter(existing_datasets_with_id(Path(self.env["nnUNet_raw"]), dataset_id)), None)
+
     def dataset_folder(self, dataset_id: int) -> Path:
-        found = sorted(Path(self.env["nnUNet_raw"]).glob(f"Dataset{dataset_id:03d}_*"))
-        if not found:
+        found = self.existing_dataset(dataset_id)
+        if found is None:
             raise InputError(f"dataset {dataset_id} was not written; see {self.log}")
-        return found[0]
+        return found
 
     def synth(self) -> None:
         if not (self.data / "synth.json").exists():
@@ -116,7 +122,7 @@ class Pipeline:
                      "--n-validation", self.s.n_validation)
 
     def prepare(self, dataset_id: int, make: list[str]) -> None:
-        if not list(Path(self.env["nnUNet_raw"]).glob(f"Dataset{dataset_id:03d}_*")):
+        if self.existing_dataset(dataset_id) is None:
             self.run(*make)
         pre = Path(self.env["nnUNet_preprocessed"])
         if not list(pre.glob(f"Dataset{dataset_id:03d}_*/nnUNetPlans.json")):

@@ -20,7 +20,8 @@ CONTOUR_UPSAMPLING = 4
 """Masks are traced on a nearest-neighbour upsampled grid so contours follow voxel edges."""
 
 
-def _draw_contour(ax, mask: np.ndarray, colour: str, width: float, style: str) -> None:
+def draw_contour(ax, mask: np.ndarray, colour: str, width: float, style: str = "solid") -> None:
+    """Outline a 2D mask on ``ax`` along its voxel edges."""
     f = CONTOUR_UPSAMPLING
     fine = np.repeat(np.repeat(mask, f, axis=0), f, axis=1).astype(np.float32)
     ys = (np.arange(fine.shape[0]) + 0.5) / f - 0.5
@@ -117,7 +118,7 @@ def write_overlay(
             for masks, colour, width in ((gt_masks, GT_COLOUR, 2.4), (pred_masks, PRED_COLOUR, 1.2)):
                 m = masks[name][ys, xs]
                 if m.any() and not m.all():
-                    _draw_contour(ax, m, colour, width, style)
+                    draw_contour(ax, m, colour, width, style)
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0].set_title(f"axial slice z={z}", fontsize=9)

@@ -84,9 +84,9 @@ def check_reusable(dataset: Path, want: dict) -> None:
 
 def translate_step(p: Pipeline, args: argparse.Namespace, dataset_id: int, name: str, preserve: bool) -> None:
     """``nnuda-translate`` ceT1 -> hrT2 into ``dataset_id``; resumes its own training."""
-    found = sorted(Path(p.env["nnUNet_raw"]).glob(f"Dataset{dataset_id:03d}_*"))
-    if found:
-        check_reusable(found[0], translation_settings(args, preserve))
+    found = p.existing_dataset(dataset_id)
+    if found is not None:
+        check_reusable(found, translation_settings(args, preserve))
         return
     extra = ["--preserve-structures"] if preserve else []
     if preserve and args.lambda_seg is not None:
@@ -100,7 +100,7 @@ def translate_step(p: Pipeline, args: argparse.Namespace, dataset_id: int, name:
 
 def convert_reference(p: Pipeline) -> None:
     """The untranslated ceT1 volumes and their labels as an nnU-Net dataset (no planning: only predicted)."""
-    if not list(Path(p.env["nnUNet_raw"]).glob(f"Dataset{CET1_ID:03d}_*")):
+    if p.existing_dataset(CET1_ID) is None:
         p.run("nnuda-convert", "-i", p.data, "-d", CET1_ID, "--modality", "ceT1")
 
 
@@ -132,7 +132,14 @@ MIN_TUMOUR_VOXELS = 30
 """Cases with fewer tumour voxels are left out of the contrast measure (their mean is mostly partial volume)."""
 
 
-def tumour_contrast(gt: Path, images: Path) -> dict[str, float]:
+def read_labels(gt: Path) -> dict:
+    """``case -> label array`` of every ``<case>_Label.nii.gz`` in ``gt``."""
+    from nnunet_uda.image_io import read_array
+
+    return {f.name[: -len("_Label.nii.gz")]: read_array(f)[0] for f in sorted(gt.glob("*_Label.nii.gz"))}
+
+
+def tumour_contrast(labels: dict, images: Path) -> dict[str, float]:
     """Mean intensity inside the tumour label, in standard deviations of the whole volume from its mean
     (nnU-Net's z-score normalisation of MRI), over the cases with at least ``MIN_TUMOUR_VOXELS`` tumour
     voxels: how the tumour is rendered, whatever an oracle makes of it."""
@@ -141,16 +148,15 @@ def tumour_contrast(gt: Path, images: Path) -> dict[str, float]:
     from nnunet_uda.image_io import read_array
 
     values = []
-    for label_file in sorted(gt.glob("*_Label.nii.gz")):
-        label = read_array(label_file)[0]
+    for case, label in labels.items():
         if (label == 1).sum() < MIN_TUMOUR_VOXELS:
             continue
-        image = read_array(images / label_file.name.replace("_Label.nii.gz", "_0000.nii.gz"))[0].astype(np.float64)
+        image = read_array(images / f"{case}_0000.nii.gz")[0].astype(np.float64)
         values.append(float(((image[label == 1] - image.mean()) / image.std()).mean()))
     return {"mean": float(np.mean(values)), "std": float(np.std(values)), "n_cases": len(values)}
 
 
-def write_examples(gt: Path, images: dict[str, Path], preds: dict[str, Path], png: Path, n_cases: int = 3) -> None:
+def write_examples(labels: dict, images: dict[str, Path], preds: dict[str, Path], png: Path, n_cases: int = 3) -> None:
     """One row per case (the ``n_cases`` largest tumours), one column per image set: the axial slice
     with the most tumour, source label in green, the oracle's tumour in red."""
     import numpy as np
@@ -158,8 +164,8 @@ def write_examples(gt: Path, images: dict[str, Path], preds: dict[str, Path], pn
     from matplotlib.figure import Figure
 
     from nnunet_uda.image_io import read_array
+    from nnunet_uda.overlay import GT_COLOUR, PRED_COLOUR, draw_contour
 
-    labels = {f.name[: -len("_Label.nii.gz")]: read_array(f)[0] for f in sorted(gt.glob("*_Label.nii.gz"))}
     cases = sorted(labels, key=lambda c: -int((labels[c] == 1).sum()))[:n_cases]
     fig = Figure(figsize=(2.4 * len(images), 2.5 * len(cases)), dpi=100)
     FigureCanvasAgg(fig)
@@ -171,9 +177,9 @@ def write_examples(gt: Path, images: dict[str, Path], preds: dict[str, Path], pn
             plane = read_array(folder / f"{case}_0000.nii.gz")[0][z].astype(np.float32)
             lo, hi = np.percentile(plane, (1, 99))
             ax.imshow(plane, cmap="gray", vmin=lo, vmax=max(hi, lo + 1e-6), interpolation="nearest")
-            for mask, colour in ((labels[case][z] == 1, "#00e000"), (read_array(preds[row] / f"{case}.nii.gz")[0][z] == 1, "#ff2a2a")):
+            for mask, colour in ((labels[case][z] == 1, GT_COLOUR), (read_array(preds[row] / f"{case}.nii.gz")[0][z] == 1, PRED_COLOUR)):
                 if mask.any():
-                    ax.contour(mask.astype(np.float32), levels=[0.5], colors=colour, linewidths=1.0)
+                    draw_contour(ax, mask, colour, 1.0)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
@@ -205,11 +211,12 @@ def score_step(p: Pipeline, trainer: str, examples: Path) -> dict[str, dict]:
         rows = evaluate_folder(preds[row], p.data / "target_validation_labels" if images[row] is None else gt)
         write_rows_csv(rows, out / f"{tag}_per_case.csv", CSV_FIELDS)
         summaries[row] = summarize(rows)
-    for row, folder in images.items():
-        if folder is not None:
-            summaries[row]["tumour_z"] = tumour_contrast(gt, folder)
+    labels = read_labels(gt)
+    source_sets = {row: folder for row, folder in images.items() if folder is not None}
+    for row, folder in source_sets.items():
+        summaries[row]["tumour_z"] = tumour_contrast(labels, folder)
     (out / "summaries.json").write_text(json.dumps(summaries, indent=2))
-    write_examples(gt, {row: folder for row, folder in images.items() if folder is not None}, preds, examples)
+    write_examples(labels, source_sets, preds, examples)
     return summaries
 
 
@@ -234,8 +241,7 @@ def write_results(args: argparse.Namespace, timings: dict[str, float], summaries
     a = args
     n_cases = summaries["untranslated ceT1"]["n_cases"]
     n_ceiling = summaries[CEILING]["n_cases"]
-    preserve_opts = ", ".join(f"{k} {v}" for k, v in translation_settings(a, True).items()
-                              if k == "lambda_seg") or "nnuda-translate's defaults"
+    preserve_opts = f"lambda_seg {a.lambda_seg}" if a.lambda_seg is not None else "nnuda-translate's defaults"
     lines = [
         "# Structure preservation in translation (ceT1 -> hrT2, nnuda-synth)",
         "",
