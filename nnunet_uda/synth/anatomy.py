@@ -39,10 +39,12 @@ def _tentorium(p: np.ndarray) -> np.ndarray:
     return np.minimum(above, p[1] + 8.0)
 
 
-def sample_anatomy(rng: np.random.Generator) -> Anatomy:
-    """Draw one case's anatomy (shapes, textures, pose) from ``rng``."""
+def sample_anatomy(rng: np.random.Generator, intracanalicular_fraction: float = 0.25,
+                   radius_mm: tuple[float, float] = (4.0, 17.0)) -> Anatomy:
+    """Draw one case's anatomy (shapes, textures, pose) from ``rng``; the tumour statistics as
+    :func:`~nnunet_uda.synth.tumour.sample_params`."""
     side = int(rng.choice([-1, 1]))
-    params = sample_params(rng)
+    params = sample_params(rng, intracanalicular_fraction, radius_mm)
     bx = brainstem_shift(params, side)
     ears = {s: sample_ear(rng, s) for s in (-1, 1)}
 

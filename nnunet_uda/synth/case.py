@@ -10,7 +10,8 @@ from nnunet_uda.crossmoda import LABELS, SOURCE_TRAINING, TARGET_TRAINING, TARGE
 from nnunet_uda.synth.anatomy import case_rng, sample_anatomy
 from nnunet_uda.synth.paint import Grid, sample, supersampling
 from nnunet_uda.synth.presets import GridSpec, Preset
-from nnunet_uda.synth.render import PROTOCOLS, Acquisition, Protocol, acquire
+from nnunet_uda.synth.render import Acquisition, acquire
+from nnunet_uda.synth.style import Style, draw_style
 from nnunet_uda.synth.tissues import VS_TISSUES, Tissue
 
 FIRST_TARGET_ID = 106  # as in the CrossMoDA 2021 release: source 1-105, target from 106
@@ -30,14 +31,13 @@ class CaseSpec:
     modality: str
 
     @property
-    def protocol(self) -> Protocol:
-        return PROTOCOLS[(self.modality, self.site)]
+    def protocol_key(self) -> tuple[str, str]:
+        return self.modality, self.site
 
     @property
-    def paired_protocol(self) -> Protocol:
+    def paired_protocol_key(self) -> tuple[str, str]:
         """The other modality, as scanned at the source site (the only ceT1 protocol)."""
-        other = "hrT2" if self.modality == "ceT1" else "ceT1"
-        return PROTOCOLS[(other, "ldn")]
+        return "hrT2" if self.modality == "ceT1" else "ceT1", "ldn"
 
 
 def plan_cases(n_source: int, n_target: int, n_validation: int) -> list[CaseSpec]:
@@ -57,10 +57,11 @@ def draw_grid(spec: GridSpec, anatomy_pose: tuple[np.ndarray, np.ndarray], rng: 
     rot, trans = anatomy_pose
     nz = int(rng.integers(spec.slices[0], spec.slices[1] + 1))
     center = rot @ np.asarray(spec.center) + trans + rng.uniform(-3.0, 3.0, 3)
-    n = np.array([spec.in_plane, spec.in_plane, nz])
+    nx, ny = spec.matrix
+    n = np.array([nx, ny, nz])
     spacing = np.array([spec.spacing_xy, spec.spacing_xy, spec.spacing_z])
     origin = center - (n - 1) / 2 * spacing
-    return Grid((nz, spec.in_plane, spec.in_plane), tuple(map(float, spacing)), tuple(float(round(o, 4)) for o in origin))
+    return Grid((nz, ny, nx), tuple(map(float, spacing)), tuple(float(round(o, 4)) for o in origin))
 
 
 @dataclass
@@ -91,12 +92,19 @@ def labels_from_fractions(vs: np.ndarray, cochleae: list[np.ndarray]) -> np.ndar
     return label
 
 
-def render_case(spec: CaseSpec, preset: Preset, seed: int, with_tissue: bool = False) -> RenderedCase:
-    """Render one case from its own random streams (reproducible without the other cases)."""
-    anatomy = sample_anatomy(case_rng(seed, spec.number, 0))
-    grid_spec = preset.grids["ceT1" if spec.modality == "ceT1" else spec.site]
+def render_case(spec: CaseSpec, preset: Preset, seed: int, with_tissue: bool = False,
+                style: Style | None = None) -> RenderedCase:
+    """Render one case from its own random streams (reproducible without the other cases).
+
+    ``style``: the folder's protocols, grids and tumour statistics (default: the one
+    :func:`~nnunet_uda.synth.style.draw_style` draws for ``seed``).
+    """
+    style = style or draw_style(preset, seed)
+    anatomy = sample_anatomy(case_rng(seed, spec.number, 0), style.tumour.intracanalicular_fraction,
+                             style.tumour.radius_mm)
+    grid_spec = style.grids["ceT1" if spec.modality == "ceT1" else spec.site]
     grid = draw_grid(grid_spec, (anatomy.rotation, anatomy.translation), case_rng(seed, spec.number, _GRID_STREAM))
-    main, other = spec.protocol, spec.paired_protocol
+    main, other = style.protocols[spec.protocol_key], style.protocols[spec.paired_protocol_key]
     acq_main = Acquisition.draw(main, case_rng(seed, spec.number, _ACQ_STREAM[(main.modality, main.site)]))
     acq_other = Acquisition.draw(other, case_rng(seed, spec.number, _ACQ_STREAM[(other.modality, other.site)]))
     sampled = sample(

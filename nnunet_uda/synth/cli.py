@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-source", type=int, help="number of labelled ceT1 cases (default: the preset's)")
     p.add_argument("--n-target", type=int, help="number of unlabelled hrT2 training cases")
     p.add_argument("--n-validation", type=int, help="number of hrT2 validation cases")
+    p.add_argument("--fixed-style", action="store_true",
+                   help="the reference protocols and grids instead of the ones the seed draws (tissue signals, "
+                        "spacing, slice thickness, field of view, tumour sizes)")
     p.add_argument("--no-preview", action="store_true", help=f"do not write {PREVIEW}")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     return p
@@ -51,6 +54,7 @@ def synth_entry(argv: list[str] | None = None) -> None:
             n_target=args.n_target,
             n_validation=args.n_validation,
             preview=not args.no_preview,
+            vary=not args.fixed_style,
         )
         print(f"wrote {out}" + ("" if args.no_preview else f"; preview: {out / PREVIEW}"))
 

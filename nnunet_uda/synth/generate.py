@@ -25,6 +25,7 @@ from nnunet_uda.errors import InputError
 from nnunet_uda.synth.case import RenderedCase, plan_cases, render_case
 from nnunet_uda.synth.paint import Grid
 from nnunet_uda.synth.presets import METADATA, PREVIEW, get_preset
+from nnunet_uda.synth.style import draw_style
 
 _LABEL_FOLDER = {
     SOURCE_TRAINING: SOURCE_TRAINING,
@@ -50,7 +51,7 @@ def _write(arr: np.ndarray, grid: Grid, path: Path) -> None:
 def _write_case(rc: RenderedCase, root: Path) -> dict:
     """Write image, label and paired image of one case; return its metadata record."""
     spec = rc.spec
-    other = rc.spec.paired_protocol.modality
+    other = rc.spec.paired_protocol_key[0]
     image = Path(spec.split) / f"{spec.name}_{spec.modality}.nii.gz"
     label = Path(_LABEL_FOLDER[spec.split]) / f"{spec.name}_{LABEL_SUFFIX}.nii.gz"
     paired = Path(PAIRED) / f"{spec.name}_{other}.nii.gz"
@@ -83,6 +84,7 @@ def synthesize(
     n_target: int | None = None,
     n_validation: int | None = None,
     preview: bool = True,
+    vary: bool = True,
 ) -> Path:
     """Generate a CrossMoDA-style phantom folder at ``output``.
 
@@ -100,6 +102,8 @@ def synthesize(
         overwrite: replace an existing non-empty ``output``.
         n_source, n_target, n_validation: case counts (default: the preset's).
         preview: write ``preview.png``.
+        vary: draw the folder's style (protocol tables, grids, tumour sizes) from
+            ``seed`` (:mod:`nnunet_uda.synth.style`); ``False``: the reference style.
 
     Returns:
         ``output``.
@@ -118,10 +122,12 @@ def synthesize(
         raise InputError(f"seed must be a whole number >= 0, got {seed!r}")
     output = Path(output)
     cases = plan_cases(*counts)
+    style = draw_style(spec, int(seed), vary)
     with atomic_output_dir(output, overwrite) as tmp:
         for folder in (*_LABEL_FOLDER, *_LABEL_FOLDER.values(), PAIRED):
             (tmp / folder).mkdir(exist_ok=True)
-        records = [_write_case(render_case(c, spec, int(seed)), tmp) for c in tqdm(cases, desc="nnuda-synth", unit="case", disable=None)]
+        records = [_write_case(render_case(c, spec, int(seed), style=style), tmp)
+                   for c in tqdm(cases, desc="nnuda-synth", unit="case", disable=None)]
         meta = {
             "generator": "nnuda-synth",
             "version": __version__,
@@ -132,6 +138,7 @@ def synthesize(
             "paired": "each case rendered in the other modality on its own grid, without bias field and noise; "
             "source cases as hrT2 of site ldn, target cases as ceT1",
             "coordinates": "spacing and origin in mm, (x, y, z), identity direction; shape (z, y, x)",
+            "style": {"varied": bool(vary), **style.record()},
             "cases": records,
         }
         (tmp / METADATA).write_text(json.dumps(meta, indent=1))

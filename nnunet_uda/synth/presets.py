@@ -1,10 +1,15 @@
-"""Sizes of the generated data: ``tiny`` (tests), ``small`` (CPU demo), ``full`` (CrossMoDA-sized).
+"""Sizes of the generated data: ``tiny`` (tests), ``small`` (CPU demo and benchmarks), ``full``
+(CrossMoDA-sized).
 
-``tiny`` and ``small`` image a field of view of about 100 x 100 x 40-55 mm around the
-internal auditory canals and posterior fossa (both cochleae, the cisterns and the
-tumour), so the cochlea and small tumours span several voxels; ``full`` images the
-whole head in ceT1 and a slab through the posterior fossa in hrT2, with CrossMoDA's
-in-plane matrices (512 ceT1, 448 etz, 384 ldn).
+``tiny`` images a field of view of about 100 x 100 x 45 mm around the internal auditory
+canals at 2.2-2.75 mm, where the cochlea is a few voxels: enough to exercise the code,
+too coarse to learn the cochlea. ``small`` images PAST's region of interest, about
+96 x 66 x 42 mm (both cochleae, the cisterns and the tumour), at 0.7-0.82 mm in plane
+and 1.3-1.6 mm slices, so the cochlea spans 150-350 voxels and an nnU-Net learns both
+structures on a CPU in minutes (measured in ``benchmarks/uda_accuracy``). ``full`` images
+the whole head in ceT1 and a slab through the posterior fossa in hrT2, with CrossMoDA's
+in-plane matrices (512 ceT1, 448 etz, 384 ldn). A seed varies these grids (see
+:mod:`nnunet_uda.synth.style`).
 """
 
 from __future__ import annotations
@@ -18,15 +23,21 @@ from nnunet_uda.errors import InputError
 class GridSpec:
     """One acquisition's grid: in-plane matrix, spacing (mm), number of slices, FOV centre.
 
-    ``center`` is the field-of-view centre in the head frame (mm); ``slices`` a
+    ``in_plane`` is the matrix, square (one number) or ``(x, y)`` (left-right, anterior-
+    posterior); ``center`` is the field-of-view centre in the head frame (mm); ``slices`` a
     (min, max) range drawn per case.
     """
 
-    in_plane: int
+    in_plane: int | tuple[int, int]
     spacing_xy: float
     spacing_z: float
     slices: tuple[int, int]
     center: tuple[float, float, float]
+
+    @property
+    def matrix(self) -> tuple[int, int]:
+        """In-plane matrix ``(x, y)``."""
+        return (self.in_plane, self.in_plane) if isinstance(self.in_plane, int) else tuple(self.in_plane)
 
 
 @dataclass(frozen=True)
@@ -69,11 +80,11 @@ PRESETS: dict[str, Preset] = {
         20,
         6,
         {
-            "ceT1": GridSpec(72, 1.4, 1.8, (26, 30), _ROI),
-            "etz": GridSpec(80, 1.25, 1.5, (28, 32), _ROI),
-            "ldn": GridSpec(64, 1.55, 1.8, (24, 28), _ROI),
+            "ceT1": GridSpec((128, 88), 0.75, 1.5, (26, 30), _ROI),
+            "etz": GridSpec((138, 94), 0.7, 1.3, (30, 34), _ROI),
+            "ldn": GridSpec((118, 80), 0.82, 1.6, (24, 28), _ROI),
         },
-        1.0,
+        0.8,
     ),
     "full": Preset(
         "full",

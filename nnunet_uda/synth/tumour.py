@@ -23,11 +23,13 @@ class TumourParams:
     cystic: bool
 
 
-def sample_params(rng: np.random.Generator) -> TumourParams:
-    """Draw the tumour type and size: about a quarter intracanalicular, the rest 4-17 mm."""
-    if rng.uniform() < 0.25:
+def sample_params(rng: np.random.Generator, intracanalicular_fraction: float = 0.25,
+                  radius_mm: tuple[float, float] = (4.0, 17.0)) -> TumourParams:
+    """Draw the tumour type and size: intracanalicular with the given probability, else a
+    cisternal radius log-uniform in ``radius_mm``."""
+    if rng.uniform() < intracanalicular_fraction:
         return TumourParams("intracanalicular", 0.0, False)
-    radius = float(np.exp(rng.uniform(np.log(4.0), np.log(17.0))))
+    radius = float(np.exp(rng.uniform(np.log(radius_mm[0]), np.log(radius_mm[1]))))
     return TumourParams("extrameatal", radius, bool(radius > 7.0 and rng.uniform() < 0.35))
 
 

@@ -89,7 +89,8 @@ def test_labels_images_and_geometry(tiny: Path) -> None:
         assert np.isfinite(a).all() and a.min() >= 0 and a.std() > 0
         assert set(np.unique(l_)) == {0, 1, 2}, lab_path
         assert all(abs(o) > 1 for o in img.GetOrigin()), "origin should not be trivial"
-        assert 16 <= a.shape[0] <= 24 and all(32 <= s <= 48 for s in a.shape[1:])
+        # the preset's 16-22 slices of 36-44 voxels, as the seed's style rescales them
+        assert 12 <= a.shape[0] <= 28 and all(29 <= s <= 54 for s in a.shape[1:])
         z_sp, xy_sp = img.GetSpacing()[2], img.GetSpacing()[0]
         assert z_sp != xy_sp, "spacing should be anisotropic"
         case = lab_path.name[: -len("_Label.nii.gz")]
