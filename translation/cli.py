@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from nnunet_uda.cli_utils import run_cli
-from nnunet_uda.crossmoda import MODALITIES
+from nnunet_uda.crossmoda import LABELS, MODALITIES
 from nnunet_uda.errors import InputError
 from nnunet_uda.translation.config import MODEL_CONFIGS, ModelConfig
 from nnunet_uda.translation.nicegan import nicegan_min_size
@@ -33,6 +33,18 @@ from nnunet_uda.translation.pipeline import (
 from nnunet_uda.translation.train import RunOptions
 
 PROG = "nnuda-translate"
+
+
+LABEL_EDITS = {("ceT1", "hrT2"): ({LABELS["VS"]: 0.5}, {LABELS["cochlea"]: 0.9})}
+"""Default label-guided edits per (source, target) modality: the source tumour at half its signal
+(its contrast enhancement has no counterpart on hrT2), the translated cochlea at fluid brightness
+(the translator draws the thin fluid-filled spiral as bone). Measured in
+``benchmarks/structure_preservation``."""
+
+
+def default_label_edits(src: str, tgt: str) -> tuple[dict[int, float], dict[int, float]]:
+    """``(source_label_scale, label_level)`` that ``nnuda-translate`` applies by default for this pair."""
+    return LABEL_EDITS.get((src, tgt), ({}, {}))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,8 +67,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-site", action="store_true", help="one translator per target site (site token of the case name, else matrix size)")
     p.add_argument("--preserve-structures", action="store_true", help="segmentation head on the generator, trained with the source labels")
     p.add_argument("--lambda-identity", type=float, default=None,
-                   help="CycleGAN identity loss, relative to the cycle weight (default 0.5, Zhu et al.; 0 turns it off)")
+                   help="CycleGAN identity loss, relative to the cycle weight (default 0: it rewards keeping the "
+                        "source's intensities, which a contrast change must not; Zhu et al. used 0.5)")
     p.add_argument("--lambda-seg", type=float, default=None, help="weight of the structure segmenter's loss (default 1)")
+    p.add_argument("--source-label-scale", nargs="+", default=None, metavar="LABEL=FACTOR",
+                   help="multiply the source voxels of a label by a factor before translation, in training and "
+                        "synthesis, e.g. 1=0.5 (take the contrast enhancement out of the tumour); LABEL=LOW:HIGH "
+                        "draws a factor per case")
+    p.add_argument("--label-level", nargs="+", default=None, metavar="LABEL=LEVEL",
+                   help="after translation, draw a label's voxels at this level of the target's intensity range "
+                        "(0: its low, 1: its high percentile), e.g. 2=0.9: the cochlea as bright as fluid")
+    p.add_argument("--train-crop", type=int, default=None, help="train on random square crops of this side (default: whole slices)")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
+                   help="random left-right flips in training (default on)")
+    p.add_argument("--structure-fraction", type=float, default=None,
+                   help="share of source training slices drawn from slices with a labeled structure (default 0: uniform)")
+    p.add_argument("--percentiles", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help="per-volume intensity percentiles mapped to the translator's [-1, 1] (default 0.5 99.5)")
+    p.add_argument("--no-label-edits", action="store_true",
+                   help=f"no label-guided edits (the defaults for ceT1 -> hrT2 are "
+                        f"--source-label-scale {' '.join(f'{k}={v:g}' for k, v in LABEL_EDITS[('ceT1', 'hrT2')][0].items())} "
+                        f"--label-level {' '.join(f'{k}={v:g}' for k, v in LABEL_EDITS[('ceT1', 'hrT2')][1].items())})")
+    p.add_argument("--lr", type=float, default=None, help="learning rate of generators and discriminators (default: the paper's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=1000, help="checkpoint every N iterations")
     p.add_argument("--sample-every", type=int, default=5000, help="sample grid every N iterations")
@@ -103,6 +135,29 @@ def config_from_args(args: argparse.Namespace) -> ModelConfig:
         if args.lambda_seg < 0:
             raise InputError(f"--lambda-seg must be >= 0, got {args.lambda_seg}")
         cfg.lambda_seg = args.lambda_seg
+    if args.source_label_scale is not None:
+        cfg.slices.source_label_scale = parse_label_values(args.source_label_scale, "--source-label-scale", ranges=True)
+    elif not args.no_label_edits:
+        cfg.slices.source_label_scale = dict(default_label_edits(args.src, args.tgt)[0])
+    if args.train_crop is not None:
+        if args.train_crop % 4 or args.train_crop < 32 or args.train_crop > cfg.slices.image_size:
+            raise InputError(f"--train-crop must be a multiple of 4 between 32 and --image-size "
+                             f"({cfg.slices.image_size}), got {args.train_crop}")
+        cfg.slices.train_crop = args.train_crop
+    cfg.slices.train_flip = args.flip
+    if args.structure_fraction is not None:
+        if not 0 <= args.structure_fraction <= 1:
+            raise InputError(f"--structure-fraction must be in [0, 1], got {args.structure_fraction}")
+        cfg.slices.structure_fraction = args.structure_fraction
+    if args.percentiles is not None:
+        low, high = args.percentiles
+        if not 0 <= low < high <= 100:
+            raise InputError(f"--percentiles must satisfy 0 <= LOW < HIGH <= 100, got {low} {high}")
+        cfg.slices.percentiles = (low, high)
+    if args.lr is not None:
+        if not args.lr > 0:
+            raise InputError(f"--lr must be > 0, got {args.lr}")
+        cfg.lr = args.lr
     cfg.seed = args.seed
     if args.model == "nicegan" and cfg.slices.image_size < nicegan_min_size(cfg.disc_layers):
         raise InputError(
@@ -110,6 +165,26 @@ def config_from_args(args: argparse.Namespace) -> ModelConfig:
             f"{nicegan_min_size(cfg.disc_layers)}, got {cfg.slices.image_size}"
         )
     return cfg
+
+
+def parse_label_values(items: list[str], option: str, what: str = "FACTOR", most: float = float("inf"),
+                       ranges: bool = False) -> dict:
+    """``['1=0.5', '2=2']`` -> ``{1: 0.5, 2: 2.0}`` (with ``ranges``, ``'1=0.4:0.9'`` -> ``{1: (0.4, 0.9)}``);
+    a malformed item, a label below 1 or a value outside ``[0, most]`` is an :class:`InputError`
+    naming ``option``."""
+    out = {}
+    for item in items:
+        label, sep, number = item.partition("=")
+        parts = number.split(":") if ranges else [number]
+        try:
+            value, xs = int(label), [float(x) for x in parts]
+        except ValueError:
+            value, xs = -1, []
+        if not sep or value < 1 or not 1 <= len(xs) <= 2 or not all(0 <= x <= most for x in xs) or xs != sorted(xs):
+            form = f"LABEL={what}" + (f" or LABEL=LOW:HIGH" if ranges else "")
+            raise InputError(f"{option} expects {form} with a label >= 1 and values in [0, {most:g}], got {item!r}")
+        out[value] = xs[0] if len(xs) == 1 else tuple(xs)
+    return out
 
 
 def resolve_device(name: str) -> str:
@@ -123,6 +198,10 @@ def resolve_device(name: str) -> str:
 def translate(args: argparse.Namespace) -> None:
     """Run the requested steps."""
     cfg = config_from_args(args)
+    if args.label_level is not None:
+        levels = parse_label_values(args.label_level, "--label-level", "LEVEL", 1.0)
+    else:
+        levels = {} if args.no_label_edits else dict(default_label_edits(args.src, args.tgt)[1])
     name = args.name or default_name(args.src, args.tgt)
     inputs = find_inputs(args.input, args.src, args.tgt)
     if args.step in ("all", "synthesize"):
@@ -134,7 +213,8 @@ def translate(args: argparse.Namespace) -> None:
         runs = train_translators(inputs, cfg, workdir, args.per_site, device, options, overwrite=args.overwrite)
         print(f"{PROG}: trained {', '.join(str(r) for r in runs.values())}")
     if args.step in ("all", "synthesize"):
-        out = synthesize_dataset(inputs, workdir, args.dataset_id, name, device, overwrite=args.overwrite)
+        out = synthesize_dataset(inputs, workdir, args.dataset_id, name, device, overwrite=args.overwrite,
+                                 label_levels=levels)
         print(f"{PROG}: wrote {out}")
 
 

@@ -28,6 +28,18 @@ class SliceConfig:
         percentiles: robust (low, high) percentiles mapped to 0 and 255 per volume.
         min_foreground: slices whose 0..255 maximum is below this are not used for
             training (empty slices above and below the head).
+        source_label_scale: ``{label value: factor}`` or ``{label value: (low, high)}``:
+            before scaling, source voxels of that label are multiplied by the factor, in
+            training and in synthesis (a label-guided edit of the translator's input, e.g.
+            ``{1: 0.5}`` takes the contrast enhancement out of the tumour, which hrT2 does
+            not show); a range gives every case its own factor in it
+            (:func:`~nnunet_uda.translation.slices.case_label_scale`).
+        train_crop: side of the random square crops the translator trains on (``None``:
+            whole ``image_size`` slices); the networks are fully convolutional, so
+            synthesis still translates whole slices.
+        train_flip: random left-right flips in training.
+        structure_fraction: share of source training slices drawn from slices that show
+            a labeled structure (0: uniform over all slices).
     """
 
     crop_roi: bool = True
@@ -35,13 +47,20 @@ class SliceConfig:
     spacing: float | None = None
     percentiles: tuple[float, float] = (0.5, 99.5)
     min_foreground: float = 10.0
+    source_label_scale: dict[int, float | tuple[float, float]] = field(default_factory=dict)
+    train_crop: int | None = None
+    train_flip: bool = True
+    structure_fraction: float = 0.0
 
 
 @dataclass
 class CycleGANConfig:
     """CycleGAN: ResNet generator (9 blocks), 70x70 PatchGAN, LSGAN, cycle L1 x10.
 
-    ``lambda_identity`` is relative to ``lambda_cycle`` as in Zhu et al. (0.5 -> weight 5).
+    ``lambda_identity`` is relative to ``lambda_cycle`` as in Zhu et al. (0.5 -> weight 5); off by
+    default: it rewards G_AB(b) = b, i.e. keeping intensities, and with it a ceT1 -> hrT2
+    CycleGAN kept the ceT1 contrast (tumour bright, CSF dark; measured at CPU scale, see
+    ``benchmarks/structure_preservation``).
     With ``preserve_structures``, ``lambda_seg`` weighs the structure segmenter's loss and
     ``seg_lr`` is the learning rate of the segmenter's own optimizer
     (:func:`~nnunet_uda.translation.gan_utils.generator_optimizers`).
@@ -56,7 +75,7 @@ class CycleGANConfig:
     n_res_blocks: int = 9
     disc_layers: int = 3
     lambda_cycle: float = 10.0
-    lambda_identity: float = 0.5
+    lambda_identity: float = 0.0
     pool_size: int = 50
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
@@ -130,6 +149,9 @@ def config_from_dict(d: dict) -> ModelConfig:
     slices = dict(d.pop("slices", {}))
     if "percentiles" in slices:
         slices["percentiles"] = tuple(slices["percentiles"])
+    if "source_label_scale" in slices:
+        slices["source_label_scale"] = {int(k): tuple(map(float, v)) if isinstance(v, (list, tuple)) else float(v)
+                                        for k, v in slices["source_label_scale"].items()}
     if "betas" in d:
         d["betas"] = tuple(d["betas"])
     return cls(**d, slices=SliceConfig(**slices))

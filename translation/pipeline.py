@@ -29,6 +29,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import SimpleITK as sitk
 import torch
 
 from nnunet_uda.cli_utils import check_not_inside, require_dir
@@ -45,7 +46,7 @@ from nnunet_uda.image_io import read_image
 from nnunet_uda.raw_dataset import dataset_folder_name, existing_datasets_with_id, nnunet_raw_root, raw_dataset
 from nnunet_uda.translation.config import ModelConfig
 from nnunet_uda.translation.slices import build_slice_set, intensity_range, resolve_spacing, site_of_volume
-from nnunet_uda.translation.synthesize import image_like, translate_volume
+from nnunet_uda.translation.synthesize import image_like, set_label_levels, translate_volume
 from nnunet_uda.translation.train import CONFIG, RunOptions, check_run_folder, load_translator, train
 
 ALL = "all"
@@ -129,8 +130,8 @@ def train_translators(
             if not overwrite:
                 raise
             shutil.rmtree(run_dir)
-        labeled = {c: (img, lab if cfg.preserve_structures else None) for c, (img, lab) in inputs.source.items()}
-        src_set = build_slice_set(labeled, cfg.slices, f"source ({inputs.folder / SOURCE_TRAINING})")
+        src_set = build_slice_set(dict(inputs.source), cfg.slices, f"source ({inputs.folder / SOURCE_TRAINING})",
+                                  source=True, seed=cfg.seed)
         tgt_set = build_slice_set({c: (p, None) for c, p in target.items()}, cfg.slices, f"target ({inputs.folder / TARGET_TRAINING})")
         meta = {
             "src": inputs.src, "tgt": inputs.tgt, "site": None if name == ALL else name[len("site_"):],
@@ -155,9 +156,12 @@ def find_runs(workdir: Path) -> dict[str, Path]:
 
 def synthesize_dataset(
     inputs: Inputs, workdir: Path, dataset_id: int, name: str, device: str = "cpu", overwrite: bool = False,
-    raw_root: Path | None = None, batch_size: int = 32,
+    raw_root: Path | None = None, batch_size: int = 32, label_levels: dict[int, float] | None = None,
 ) -> Path:
     """Write the translated nnU-Net raw dataset from the trained runs in ``workdir``.
+
+    ``label_levels``: ``{label: level}`` drawn into every translated volume after translation
+    (:func:`~nnunet_uda.translation.synthesize.set_label_levels`); recorded in dataset.json.
 
     Returns:
         The dataset folder.
@@ -174,7 +178,10 @@ def synthesize_dataset(
         for case, (img_path, lab_path) in sorted(inputs.source.items()):
             label = read_image(lab_path)
             for run_name, (model, cfg, meta) in models.items():
-                arr, ref = translate_volume(model, cfg, img_path, tuple(meta["target_intensity"]), dev, batch_size)
+                arr, ref = translate_volume(model, cfg, img_path, tuple(meta["target_intensity"]), dev, batch_size,
+                                            label=lab_path, case=case)
+                if label_levels:
+                    arr = set_label_levels(arr, sitk.GetArrayFromImage(label), label_levels, *meta["target_intensity"])
                 out_case = case if run_name == ALL else f"{case}_to_{meta['site']}"
                 writer.add_labeled(out_case, image_like(arr, ref), label, source=str(img_path))
         for case, p in sorted(inputs.target.items()):
@@ -191,6 +198,7 @@ def synthesize_dataset(
             "translators": {k: {"site": m[2]["site"], "work_folder": str(runs[k].resolve())} for k, m in models.items()},
             "per_site": ALL not in models,
             "preserve_structures": first[1].preserve_structures,
+            "label_levels": {str(k): v for k, v in (label_levels or {}).items()},
         }
     return writer.destination
 

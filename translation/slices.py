@@ -62,6 +62,43 @@ def robust_range(arr: np.ndarray, percentiles: tuple[float, float]) -> tuple[flo
     return float(lo), float(hi)
 
 
+def scale_labeled_intensities(arr: np.ndarray, label: np.ndarray, factors: dict[int, float]) -> np.ndarray:
+    """``arr`` with the voxels of each label value in ``factors`` multiplied by its factor.
+
+    A label-guided edit of a source volume before translation (:class:`SliceConfig`
+    ``source_label_scale``); the input is not modified.
+
+    Raises:
+        InputError: ``label`` and ``arr`` differ in shape.
+    """
+    if not factors:
+        return arr
+    if label.shape != arr.shape:
+        raise InputError(f"label shape {label.shape[::-1]} differs from its image's {arr.shape[::-1]}")
+    out = arr.astype(np.float32, copy=True)
+    for value, factor in factors.items():
+        out[label == value] *= np.float32(factor)
+    return out
+
+
+def case_label_scale(scale: dict[int, float | tuple[float, float]], case: str, seed: int = 0) -> dict[int, float]:
+    """The factors of ``SliceConfig.source_label_scale`` for one case: a number as it is; a
+    range ``(low, high)`` gives a factor drawn for this case (the same in training and in
+    synthesis, from a hash of the case name, the label and ``seed``), so the translator
+    sees, and the translated data set shows, the structure at many intensities (tumour
+    signal heterogeneity)."""
+    import hashlib
+
+    out = {}
+    for value, factor in scale.items():
+        if isinstance(factor, tuple):
+            digest = hashlib.sha256(f"{case}|{value}|{seed}".encode()).digest()
+            u = int.from_bytes(digest[:8], "little") / 2**64
+            factor = factor[0] + (factor[1] - factor[0]) * u
+        out[value] = float(factor)
+    return out
+
+
 def scale_to_unit(arr: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Map ``[lo, hi]`` to ``[-1, 1]`` (i.e. 0..255 divided by 127.5, minus 1), clipped."""
     return (np.clip((arr.astype(np.float32) - lo) / (hi - lo), 0.0, 1.0) * 2.0 - 1.0).astype(np.float32)
@@ -195,9 +232,13 @@ class SliceSet:
 
 
 def build_slice_set(
-    volumes: dict[str, tuple[Path, Path | None]], cfg: SliceConfig, what: str
+    volumes: dict[str, tuple[Path, Path | None]], cfg: SliceConfig, what: str, source: bool = False, seed: int = 0,
 ) -> SliceSet:
     """Cut every volume of ``{case: (image, label or None)}`` and keep the non-empty slices.
+
+    ``source``: the volumes are the translator's source domain, whose labeled voxels are
+    edited by ``cfg.source_label_scale`` first (:func:`scale_labeled_intensities`, with the
+    case's factors for ``seed``, :func:`case_label_scale`).
 
     Raises:
         InputError: no volume, or no slice above ``cfg.min_foreground`` (``what`` names
@@ -211,6 +252,10 @@ def build_slice_set(
         lab = read_array(lab_path)[0] if lab_path is not None else None
         if lab is not None and lab.shape != arr.shape:
             raise InputError(f"label {lab_path} has shape {lab.shape[::-1]}, its image {img_path} has {arr.shape[::-1]}")
+        if source and cfg.source_label_scale:
+            if lab is None:
+                raise InputError(f"source_label_scale needs the label of {img_path}")
+            arr = scale_labeled_intensities(arr, lab, case_label_scale(cfg.source_label_scale, case, seed))
         x, y, _ = volume_to_slices(arr, img.GetSpacing(), cfg, lab)
         keep = ((x.flatten(1).amax(1) + 1.0) * 127.5) >= cfg.min_foreground
         site = site_of_volume(case, img)

@@ -89,12 +89,53 @@ def check_run_folder(run_dir: Path, config: ModelConfig) -> bool:
     return True
 
 
-def _batch(images: SliceSet, idx: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
-    x = images.images[idx].to(device, non_blocking=True).float()
+def _batch(images: SliceSet, idx: torch.Tensor, device: torch.device, crop: int | None, flip: bool,
+           generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Slices ``idx`` as float images on ``device`` (with labels if the set has them), each
+    cropped to a random ``crop x crop`` window and flipped left-right with probability 1/2
+    (``flip``); the random draws come from ``generator``, so a resumed run repeats them."""
+    x = images.images[idx].float()
+    y = images.labels[idx] if images.labels is not None else None
+    size = x.shape[-1]
+    if (crop is not None and crop < size) or flip:
+        views_x, views_y = [], []
+        for i in range(x.shape[0]):
+            xi, yi = x[i], None if y is None else y[i]
+            if crop is not None and crop < size:
+                top, left = (int(v) for v in torch.randint(0, size - crop + 1, (2,), generator=generator))
+                xi = xi[..., top : top + crop, left : left + crop]
+                yi = None if yi is None else yi[top : top + crop, left : left + crop]
+            if flip and bool(torch.rand((), generator=generator) < 0.5):
+                xi = xi.flip(-1)
+                yi = None if yi is None else yi.flip(-1)
+            views_x.append(xi)
+            views_y.append(yi)
+        x = torch.stack(views_x)
+        y = None if y is None else torch.stack(views_y)
+    x = x.to(device, non_blocking=True)
     if device.type == "cuda":
         x = x.contiguous(memory_format=torch.channels_last)
-    y = images.labels[idx].to(device, non_blocking=True) if images.labels is not None else None
-    return x, y
+    return x, None if y is None else y.to(device, non_blocking=True)
+
+
+def slices_with_structures(src: SliceSet) -> torch.Tensor:
+    """Indices of the slices whose label shows any structure (empty without labels)."""
+    if src.labels is None:
+        return torch.zeros(0, dtype=torch.long)
+    return torch.nonzero(src.labels.flatten(1).amax(1) > 0).flatten().cpu()
+
+
+def source_indices(n_slices: int, showing: torch.Tensor, n: int, structure_fraction: float,
+                   generator: torch.Generator) -> torch.Tensor:
+    """``n`` random indices below ``n_slices``; each, with probability ``structure_fraction``,
+    one of ``showing`` (:func:`slices_with_structures`; uniform if that is empty)."""
+    idx = torch.randint(0, n_slices, (n,), generator=generator)
+    if structure_fraction <= 0:
+        return idx
+    pick = torch.rand(n, generator=generator) < structure_fraction
+    if len(showing) and bool(pick.any()):
+        idx[pick] = showing[torch.randint(0, len(showing), (int(pick.sum()),), generator=generator)]
+    return idx
 
 
 def sample_indices(s: SliceSet) -> list[tuple[str, int]]:
@@ -211,6 +252,8 @@ def train(
         tgt = SliceSet(tgt.images.to(device), None, tgt.sites, tgt.site_names)
     autocast = autocast_factory(device, options.bf16)
     model.train()
+    sc = config.slices
+    showing = slices_with_structures(src)
 
     def checkpoint(iteration: int) -> None:
         states = [None] * world
@@ -230,10 +273,10 @@ def train(
     bar = tqdm(total=config.iterations, initial=start, disable=not options.progress or rank != 0, desc=f"{config.model} {run_dir.name}", dynamic_ncols=True)
     try:
         for it in range(start, end):
-            ia = torch.randint(0, len(src), (config.batch_size,), generator=sampler)
+            ia = source_indices(len(src), showing, config.batch_size, sc.structure_fraction, sampler)
             ib = torch.randint(0, len(tgt), (config.batch_size,), generator=sampler)
-            real_A, label_A = _batch(src, ia.to(src.images.device), device)
-            real_B, _ = _batch(tgt, ib.to(tgt.images.device), device)
+            real_A, label_A = _batch(src, ia.to(src.images.device), device, sc.train_crop, sc.train_flip, sampler)
+            real_B, _ = _batch(tgt, ib.to(tgt.images.device), device, sc.train_crop, sc.train_flip, sampler)
             losses = model.train_step(real_A, real_B, label_A, autocast)
             for k, v in losses.items():
                 acc[k] = acc.get(k, 0.0) + v

@@ -105,6 +105,12 @@ def _damage(folder: Path, how: str) -> None:
         ("seg weight without preservation", ["--lambda-seg", "5"], "applies with --preserve-structures only"),
         ("negative seg weight", ["--preserve-structures", "--lambda-seg", "-1"], "--lambda-seg must be >= 0"),
         ("identity weight for NICE-GAN", ["--model", "nicegan", "--lambda-identity", "0"], "applies to --model cyclegan only"),
+        ("malformed label scale", ["--source-label-scale", "VS=0.5"], "expects LABEL=FACTOR"),
+        ("negative label scale", ["--source-label-scale", "1=-2"], "expects LABEL=FACTOR"),
+        ("label level above 1", ["--label-level", "2=1.5"], "--label-level expects LABEL=LEVEL"),
+        ("crop larger than the slices", ["--train-crop", "64"], "--train-crop must be a multiple of 4"),
+        ("structure share above 1", ["--structure-fraction", "1.5"], "--structure-fraction must be in [0, 1]"),
+        ("percentiles reversed", ["--percentiles", "99", "1"], "--percentiles must satisfy"),
     ],
 )
 def test_bad_input_one_line(data_copy, nnunet_folders, monkeypatch, capsys, how, extra, message):
