@@ -2,12 +2,16 @@
 
 PAST (Dong et al. 2021, Algorithm 1, line 7) keeps, for round k, a fixed portion q_k of
 the most confident voxels of the segmentation output, class-balanced as in CBST (Zou et
-al. 2018): for every predicted class c, the q_k most confident of the voxels predicted
-as c are kept with label c, every other voxel gets nnU-Net's ignore label (no loss).
+al. 2018, eq. 9 and Algorithm 2): for every class c, a confidence threshold is chosen
+over the whole data set so that the q_k most confident of all voxels predicted as c are
+kept with label c; every other voxel gets nnU-Net's ignore label (no loss).
 
-The selection is made per scan: it is exact (``round(q * n_c)`` voxels of every class
-that has ``n_c`` predicted voxels), needs no second pass over the data set, and lets
-ranks under DDP label their own scans without exchanging confidences.
+The threshold is data-set wide, not per scan: a scan whose only tumour prediction is a
+doubtful false positive then contributes no tumour pseudo-label, where a per-scan
+top-q would keep the most confident part of it. It is found from per-class histograms
+of the confidence (:func:`confidence_histogram`), which are summed over scans (and DDP
+ranks) before :func:`class_thresholds` picks the bin where the top q begins; bins are
+fine in ``-log10(1 - confidence)``, where the confidences of a trained network crowd.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+
+CONFIDENCE_BINS = 4000
+"""Histogram bins over ``-log10(1 - confidence)`` in ``[0, CONFIDENCE_DECADES)``."""
+CONFIDENCE_DECADES = 8.0
 
 
 @dataclass
@@ -56,44 +64,88 @@ def num_to_keep(n: int, q: float) -> int:
     return int(np.floor(q * n + 0.5))
 
 
-def select_top_q(probabilities: np.ndarray, q: float, ignore_label: int) -> tuple[np.ndarray, SelectionStats]:
-    """Class-balanced top-q pseudo-label (PAST Algorithm 1, line 7; CBST class-balanced selection).
+def confidence_scores(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(prediction, bin)`` per voxel: the argmax class (uint8) and the histogram bin (uint16)
+    of its confidence ``max_c p_c`` on the scale ``-log10(1 - confidence)``.
 
     Args:
-        probabilities: softmax output ``(C, *spatial)`` (2D or 3D), float.
-        q: portion in ``(0, 1]`` of each predicted class to keep.
-        ignore_label: value for the voxels not kept (nnU-Net's ignore label, ``>= C``).
-
-    Returns:
-        ``(label, stats)``: ``label`` of shape ``spatial`` (int16) holding the class for kept
-        voxels and ``ignore_label`` elsewhere; per-class :class:`SelectionStats`. Ties in
-        confidence are broken by voxel order, so exactly ``num_to_keep(n_c, q)`` voxels
-        of every class are kept.
+        probabilities: softmax output ``(C, *spatial)``, C >= 2.
 
     Raises:
-        ValueError: ``q`` outside ``(0, 1]``, fewer than 2 channels, or an
-            ``ignore_label`` that is a class index.
+        ValueError: fewer than 2 channels.
+    """
+    if probabilities.ndim < 2 or probabilities.shape[0] < 2:
+        raise ValueError(f"probabilities must be (C, *spatial) with C >= 2, got shape {probabilities.shape}")
+    prediction = probabilities.argmax(0).astype(np.uint8)
+    confidence = probabilities.max(0).astype(np.float64)
+    depth = -np.log10(np.clip(1.0 - confidence, 10.0 ** -CONFIDENCE_DECADES, 1.0))
+    bins = np.minimum(depth * (CONFIDENCE_BINS / CONFIDENCE_DECADES), CONFIDENCE_BINS - 1).astype(np.uint16)
+    return prediction, bins
+
+
+def bin_confidence(bins: np.ndarray) -> np.ndarray:
+    """The confidence at the centre of each histogram bin (inverse of :func:`confidence_scores`)."""
+    return 1.0 - 10.0 ** (-(np.asarray(bins, np.float64) + 0.5) * (CONFIDENCE_DECADES / CONFIDENCE_BINS))
+
+
+def confidence_histogram(prediction: np.ndarray, bins: np.ndarray, num_classes: int) -> np.ndarray:
+    """Voxel counts per class and confidence bin, ``(num_classes, CONFIDENCE_BINS)`` int64; sums of
+    these over scans (and ranks) are the data set's histogram."""
+    flat = prediction.astype(np.int64).ravel() * CONFIDENCE_BINS + bins.astype(np.int64).ravel()
+    return np.bincount(flat, minlength=num_classes * CONFIDENCE_BINS).reshape(num_classes, CONFIDENCE_BINS)
+
+
+def class_thresholds(histogram: np.ndarray, q: float) -> np.ndarray:
+    """Per class the lowest bin kept (CBST's class-wise threshold): the highest bin ``b_c`` whose
+    bins ``>= b_c`` hold at least ``num_to_keep(n_c, q)`` voxels; ``CONFIDENCE_BINS`` (keep
+    nothing) for a class no voxel is predicted as.
+
+    Voxels of the threshold bin are all kept, so a class keeps at least its top q and at
+    most one bin more.
+
+    Raises:
+        ValueError: ``q`` outside ``(0, 1]``.
     """
     if not 0 < q <= 1:
         raise ValueError(f"q must be in (0, 1], got {q}")
-    if probabilities.ndim < 2 or probabilities.shape[0] < 2:
-        raise ValueError(f"probabilities must be (C, *spatial) with C >= 2, got shape {probabilities.shape}")
-    num_classes = probabilities.shape[0]
-    if 0 <= ignore_label < num_classes:
-        raise ValueError(f"ignore_label {ignore_label} is one of the {num_classes} classes")
-    prediction = probabilities.argmax(0).ravel()
-    confidence = probabilities.max(0).ravel()
-    label = np.full(prediction.shape, ignore_label, dtype=np.int16)
-    stats = SelectionStats.zeros(num_classes)
-    for c in range(num_classes):
-        idx = np.flatnonzero(prediction == c)
-        keep = num_to_keep(idx.size, q)
+    thresholds = np.full(histogram.shape[0], CONFIDENCE_BINS, dtype=np.int64)
+    for c, counts in enumerate(histogram):
+        keep = num_to_keep(int(counts.sum()), q)
         if keep:
-            top = idx[np.argsort(-confidence[idx], kind="stable")[:keep]]
-            label[top] = c
-            stats.confidence_sum[c] = float(confidence[top].sum(dtype=np.float64))
-        stats.predicted[c], stats.selected[c] = int(idx.size), int(keep)
-    return label.reshape(probabilities.shape[1:]), stats
+            from_top = np.cumsum(counts[::-1])
+            thresholds[c] = CONFIDENCE_BINS - 1 - int(np.searchsorted(from_top, keep))
+    return thresholds
+
+
+def select_by_thresholds(prediction: np.ndarray, bins: np.ndarray, thresholds: np.ndarray,
+                         ignore_label: int) -> tuple[np.ndarray, SelectionStats]:
+    """Keep each voxel whose confidence bin reaches its predicted class's threshold.
+
+    Args:
+        prediction, bins: from :func:`confidence_scores` of one scan.
+        thresholds: ``(C,)`` from :func:`class_thresholds` of the data set's histogram.
+        ignore_label: value of the voxels not kept.
+
+    Returns:
+        ``(label, stats)``: ``label`` (int16, shape of ``prediction``) and per-class
+        :class:`SelectionStats` (confidences taken at the bin centres).
+
+    Raises:
+        ValueError: ``ignore_label`` is a class index.
+    """
+    if 0 <= ignore_label < len(thresholds):
+        raise ValueError(f"ignore_label {ignore_label} is one of the {len(thresholds)} classes")
+    num_classes = len(thresholds)
+    kept = bins >= np.asarray(thresholds)[prediction]
+    label = np.where(kept, prediction, ignore_label).astype(np.int16)
+    stats = SelectionStats.zeros(num_classes)
+    centres = bin_confidence(np.arange(CONFIDENCE_BINS))
+    for c in range(num_classes):
+        mine = prediction == c
+        chosen = bins[mine & kept]
+        stats.predicted[c], stats.selected[c] = int(mine.sum()), int(chosen.size)
+        stats.confidence_sum[c] = float(centres[chosen].sum())
+    return label, stats
 
 
 @dataclass(frozen=True)
@@ -136,21 +188,22 @@ def cleaning_mask(label: np.ndarray, rule: CleaningRule) -> np.ndarray:
 
 
 def make_pseudo_label(
-    probabilities: np.ndarray, q: float, ignore_label: int, cleaning: CleaningRule | None = None
+    prediction: np.ndarray, bins: np.ndarray, thresholds: np.ndarray, ignore_label: int,
+    cleaning: CleaningRule | None = None,
 ) -> tuple[np.ndarray, SelectionStats]:
-    """Top-q selection (:func:`select_top_q`), then optional :func:`cleaning_mask` -> ignore.
+    """:func:`select_by_thresholds`, then optional :func:`cleaning_mask` -> ignore.
 
     The stats count what is finally kept with each label.
     """
-    label, stats = select_top_q(probabilities, q, ignore_label)
+    label, stats = select_by_thresholds(prediction, bins, thresholds, ignore_label)
     if cleaning is None:
         return label, stats
-    removed = cleaning_mask(probabilities.argmax(0), cleaning) & (label != ignore_label)
+    removed = cleaning_mask(prediction, cleaning) & (label != ignore_label)
     if removed.any():
-        confidence = probabilities.max(0)
-        for c in range(probabilities.shape[0]):
-            gone = removed & (label == c)
+        centres = bin_confidence(bins[removed])
+        for c in range(len(thresholds)):
+            gone = label[removed] == c
             stats.selected[c] -= int(gone.sum())
-            stats.confidence_sum[c] -= float(confidence[gone].sum(dtype=np.float64))
+            stats.confidence_sum[c] -= float(centres[gone].sum())
         label[removed] = ignore_label
     return label, stats

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,8 @@ from nnunetv2.preprocessing.preprocessors.default_preprocessor import DefaultPre
 from nnunetv2.training.dataloading.nnunet_dataset import comp_blosc2_params, infer_dataset_class, nnUNetDatasetBlosc2
 from tqdm import tqdm
 
-from nnunet_uda.pseudo_labels import CleaningRule, SelectionStats, make_pseudo_label
+from nnunet_uda.pseudo_labels import (CleaningRule, SelectionStats, bin_confidence, class_thresholds,
+                                      confidence_histogram, confidence_scores, make_pseudo_label)
 
 SUMMARY_FILE = "summary.json"
 
@@ -158,6 +160,29 @@ def label_case_done(folder: Path, case: str) -> bool:
     return (folder / f"{case}.json").is_file()
 
 
+SCORES_FOLDER = "scores"
+THRESHOLDS_FILE = "thresholds.json"
+
+
+def _save_uint(array: np.ndarray, path: Path) -> None:
+    tmp = path.with_name(f".{uuid.uuid4().hex[:8]}.tmp.b2nd")
+    blosc2.asarray(np.ascontiguousarray(array), urlpath=str(tmp), cparams={"codec": blosc2.Codec.LZ4, "nthreads": 1})
+    os.replace(tmp, path)
+
+
+def _score_case(case: str, image_folder: Path, scores: Path, predict_probabilities, num_classes: int) -> None:
+    """Pass 1 for one case: argmax and confidence bin per voxel (``<case>.b2nd``), then its
+    histogram (``<case>.npy``, written last: a case with it is scored)."""
+    data, _, _, _ = infer_dataset_class(str(image_folder))(str(image_folder), [case]).load_case(case)
+    with torch.no_grad():
+        probabilities = predict_probabilities(torch.from_numpy(np.asarray(data[:], dtype=np.float32)))
+    prediction, bins = confidence_scores(probabilities.float().cpu().numpy())
+    _save_uint(np.stack((prediction.astype(np.uint16), bins)), scores / f"{case}.b2nd")
+    tmp = scores / f".{case}.{uuid.uuid4().hex[:8]}.npy"
+    np.save(tmp, confidence_histogram(prediction, bins, num_classes))
+    os.replace(tmp, scores / f"{case}.npy")
+
+
 def label_round(
     cases: dict[str, Path],
     folder: Path,
@@ -171,7 +196,16 @@ def label_round(
     barrier: Callable[[], None] = lambda: None,
     progress: bool = True,
 ) -> dict:
-    """Pseudo-label every case of X_c for one round (PAST Algorithm 1, line 7).
+    """Pseudo-label every case of X_c for one round (PAST Algorithm 1, line 7), with class
+    thresholds over the whole of X_c (:mod:`nnunet_uda.pseudo_labels`).
+
+    Two passes, each resumable case by case:
+
+    1. every case is predicted once; ``scores/<case>.b2nd`` keeps its argmax and confidence
+       bin per voxel, ``scores/<case>.npy`` its confidence histogram;
+    2. rank 0 sums the histograms of all cases into ``thresholds.json`` (files, not a
+       collective, so any DDP backend and a resumed run see the same thresholds); then
+       every case's pseudo-label is written from its scores.
 
     Args:
         cases: ``case -> folder`` of nnU-Net preprocessed data (``<case>.b2nd``, ``<case>.pkl``).
@@ -179,41 +213,59 @@ def label_round(
             ignore label, ``(1, *spatial)`` int16), ``<case>.pkl`` (the image's properties
             with ``class_locations`` of the pseudo-label, for nnU-Net's sampler) and
             ``<case>.json`` (stats, written last: a case with it is done and skipped).
+            ``scores/`` is removed once the round is complete.
         predict_probabilities: image ``(C_in, *spatial)`` -> softmax ``(C, *spatial)``.
-        q: portion kept per predicted class.
+        q: portion kept of the voxels predicted as each class, over all cases.
         label_manager: nnU-Net ``LabelManager`` of a dataset.json that has an ``ignore`` label.
         patch_size: the configuration's patch size (Blosc2 chunking, as nnU-Net does).
         cleaning: optional anatomical cleaning.
-        rank, world_size, barrier: DDP; rank r labels ``sorted(cases)[r::world_size]``, rank 0
-            writes ``summary.json``.
+        rank, world_size, barrier: DDP; rank r predicts and labels ``sorted(cases)[r::world_size]``,
+            rank 0 writes the thresholds and ``summary.json``.
 
     Returns:
         The round summary (also in ``folder/summary.json``): per class the selected
-        fraction and mean confidence, the cases, q.
+        fraction, mean confidence and threshold, the cases, q.
     """
     if not label_manager.has_ignore_label:
         raise ValueError("label_round needs a label manager with an ignore label")
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    # split before filtering: every rank must agree on the shares while others are writing
-    todo = [c for c in sorted(cases)[rank::world_size] if not label_case_done(folder, c)]
-    for case in tqdm(todo, desc=f"pseudo-labels q={q:g} (rank {rank})", unit="case", disable=not progress or not todo):
-        dataset = infer_dataset_class(str(cases[case]))(str(cases[case]), [case])
-        data, _, _, properties = dataset.load_case(case)
-        with torch.no_grad():
-            probabilities = predict_probabilities(torch.from_numpy(np.asarray(data[:], dtype=np.float32)))
-        label, stats = make_pseudo_label(probabilities.float().cpu().numpy(), q, label_manager.ignore_label, cleaning)
-        _write_label_case(folder, case, label[None], properties, label_manager, patch_size)
-        _atomic_write_bytes(folder / f"{case}.json", json.dumps(stats.__dict__).encode())
-    barrier()
-    if rank == 0 and not (folder / SUMMARY_FILE).is_file():
-        total = SelectionStats.zeros(len(label_manager.all_labels))
-        for case in sorted(cases):
-            total = total + SelectionStats(**json.loads((folder / f"{case}.json").read_text()))
-        summary = {"q": q, "num_cases": len(cases), "cases": sorted(cases),
-                   "labels": [int(c) for c in label_manager.all_labels], **total.summary()}
-        _atomic_write_bytes(folder / SUMMARY_FILE, json.dumps(summary, indent=2).encode())
-    barrier()
+    scores = folder / SCORES_FOLDER
+    num_classes = len(label_manager.all_labels)
+    if not (folder / SUMMARY_FILE).is_file():
+        scores.mkdir(parents=True, exist_ok=True)
+        # split before filtering: every rank must agree on the shares while others are writing
+        mine = sorted(cases)[rank::world_size]
+        todo = [c for c in mine if not label_case_done(folder, c) and not (scores / f"{c}.npy").is_file()]
+        for case in tqdm(todo, desc=f"predict for pseudo-labels (rank {rank})", unit="case",
+                         disable=not progress or not todo):
+            _score_case(case, cases[case], scores, predict_probabilities, num_classes)
+        barrier()
+        if rank == 0 and not (folder / THRESHOLDS_FILE).is_file():
+            histogram = sum(np.load(scores / f"{case}.npy") for case in sorted(cases))
+            thresholds = class_thresholds(histogram, q)
+            record = {"q": q, "bins": thresholds.tolist(), "confidence": bin_confidence(thresholds - 0.5).tolist()}
+            _atomic_write_bytes(folder / THRESHOLDS_FILE, json.dumps(record).encode())
+        barrier()
+        thresholds = np.asarray(json.loads((folder / THRESHOLDS_FILE).read_text())["bins"])
+        todo = [c for c in mine if not label_case_done(folder, c)]
+        for case in tqdm(todo, desc=f"pseudo-labels q={q:g} (rank {rank})", unit="case",
+                         disable=not progress or not todo):
+            prediction, bins = blosc2.open(str(scores / f"{case}.b2nd"), mode="r")[:]
+            label, stats = make_pseudo_label(prediction, bins, thresholds, label_manager.ignore_label, cleaning)
+            properties = load_pickle(join(str(cases[case]), case + ".pkl"))
+            _write_label_case(folder, case, label[None], properties, label_manager, patch_size)
+            _atomic_write_bytes(folder / f"{case}.json", json.dumps(stats.__dict__).encode())
+        barrier()
+        if rank == 0:
+            total = SelectionStats.zeros(num_classes)
+            for case in sorted(cases):
+                total = total + SelectionStats(**json.loads((folder / f"{case}.json").read_text()))
+            summary = {"q": q, "num_cases": len(cases), "cases": sorted(cases),
+                       "labels": [int(c) for c in label_manager.all_labels], **total.summary(),
+                       "threshold_confidence": json.loads((folder / THRESHOLDS_FILE).read_text())["confidence"]}
+            _atomic_write_bytes(folder / SUMMARY_FILE, json.dumps(summary, indent=2).encode())
+            shutil.rmtree(scores, ignore_errors=True)
+        barrier()
     return json.loads((folder / SUMMARY_FILE).read_text())
 
 

@@ -18,7 +18,7 @@ from nnunet_uda.self_training import (PseudoLabeledDataset, SelfTrainingSchedule
 from nnunet_uda.semi_supervised import ddp_rank_world, prepare_unlabeled_pool
 from nnunet_uda.semi_supervised_trainer import NoMirrorValidationMixin
 from nnunet_uda.structure_augmentation import StructureIntensityTransform
-from nnunet_uda.trainers.nnUNetTrainer_demo import DemoNetworkMixin
+from nnunet_uda.trainers.nnUNetTrainer_demo import DemoScaleMixin
 
 
 class nnUNetTrainerPAST(nnUNetTrainer):
@@ -41,7 +41,11 @@ class nnUNetTrainerPAST(nnUNetTrainer):
     from the same S_0 (tumour Dice 0.57 on 10 held-out scans): 0.008 ends at 0.41, 0.08 at
     0.20. A single small run, but it points the same way as the argument.
     Not in the paper, our choices: round length 250 epochs, q_2 = 0.7 (q grows per round as
-    in CBST), selection per scan (see nnunet_uda.pseudo_labels).
+    in CBST), class thresholds over all of X_c as in CBST (see nnunet_uda.pseudo_labels).
+
+    No ``checkpoint_best.pth``: nnU-Net picks it on its validation cases, here translated
+    source scans, which cannot tell which stage segments the target domain best (stage 0,
+    trained on exactly that domain, would tend to win). ``checkpoint_final.pth`` is the model.
     """
 
     stage0_epochs = 1000
@@ -116,6 +120,7 @@ class nnUNetTrainerPAST(nnUNetTrainer):
         super().on_train_epoch_start()
 
     def on_epoch_end(self):
+        self._best_ema = float("inf")  # never "improved": no checkpoint_best (see the class docstring)
         super().on_epoch_end()
         finished = self.current_epoch - 1
         if self.schedule.is_last_epoch_of_stage(finished) and self.current_epoch < self.num_epochs:
@@ -208,13 +213,13 @@ class nnUNetTrainerPAST_debug(NoMirrorValidationMixin, nnUNetTrainerPAST):
     pseudo_label_mirroring = False
 
 
-class nnUNetTrainerPAST_demo(DemoNetworkMixin, nnUNetTrainerPAST):
-    """``nnuda-demo``: stage 0 as long as ``nnUNetTrainer_demo`` (800 iterations, narrow
-    network), two rounds of 200 iterations, pseudo-labels without mirroring, no final
-    validation (the demo scores the validation scans itself)."""
+class nnUNetTrainerPAST_demo(DemoScaleMixin, nnUNetTrainerPAST):
+    """``nnuda-demo``: stage 0 as long as ``nnUNetTrainer_demo`` (2000 iterations, its scale),
+    two rounds of 250 iterations, pseudo-labels without mirroring, no final validation (the
+    demo scores the validation scans itself)."""
 
-    stage0_epochs = 32
-    round_epochs = 8
+    stage0_epochs = 80
+    round_epochs = 10
     iterations_per_epoch = 25
     val_iterations_per_epoch = 2
     pseudo_label_mirroring = False

@@ -81,6 +81,7 @@ def test_full_chain_rounds_summaries_and_stock_predict(past_run):
     fold = fold_folder(past_run, "nnUNetTrainerPAST_debug")
     for name in ("checkpoint_final.pth", "checkpoint_stage0.pth", "checkpoint_stage1.pth", "validation/summary.json"):
         assert (fold / name).is_file(), name
+    assert not (fold / "checkpoint_best.pth").exists()  # source-domain validation picks no "best" model
     ckpt = torch.load(fold / "checkpoint_final.pth", map_location="cpu", weights_only=False)
     assert ckpt["current_epoch"] == 3 and ckpt["trainer_name"] == "nnUNetTrainerPAST_debug"
     rounds = sorted(p.name for p in (fold / "pseudo_labels").iterdir())
@@ -92,6 +93,9 @@ def test_full_chain_rounds_summaries_and_stock_predict(past_run):
         assert summary["selected_fraction"][0] == pytest.approx(q, abs=1e-3)  # background: top-q, no cleaning
         assert all(f is None or 0 <= f <= q + 1e-3 for f in summary["selected_fraction"])
         assert all(c is None or 0 < c <= 1 for c in summary["mean_confidence"])
+        assert len(summary["threshold_confidence"]) == 3
+        round_folder = fold / "pseudo_labels" / f"round_{k}"
+        assert (round_folder / "thresholds.json").is_file() and not (round_folder / "scores").exists()
     label = blosc2.open(str(fold / "pseudo_labels" / "round_1" / "tgt_00_seg.b2nd"))[:]
     assert set(np.unique(label)) <= {0, 1, 2, 3} and (label == 3).any()  # 3 = ignore
     dataset_json = json.loads((fold.parent / "dataset.json").read_text())
@@ -109,9 +113,11 @@ def test_kill_in_round_1_then_continue(past_run, workspace, tmp_path):
     fold = fold_folder(workspace, "nnUNetTrainerPAST_debugKill")
     round_1 = fold / "pseudo_labels" / "round_1"
     assert (fold / "checkpoint_stage0.pth").is_file() and not (fold / "checkpoint_final.pth").exists()
-    written = sorted(round_1.glob("*.json"))
+    written = sorted(p for p in round_1.glob("*.json") if p.name != "thresholds.json")
     assert len(written) == 3 and not (round_1 / "summary.json").exists()
-    stamps = {p: p.stat().st_mtime_ns for p in round_1.iterdir()}
+    # the kill came in the second pass: every case was predicted once, the thresholds are fixed
+    assert len(list((round_1 / "scores").glob("*.npy"))) == 7 and (round_1 / "thresholds.json").is_file()
+    stamps = {p: p.stat().st_mtime_ns for p in round_1.iterdir() if p.is_file()}
 
     resumed = run(cmd + ["--c"], env)
     assert "Epoch 0" not in resumed.stdout and "Epoch 1" in resumed.stdout  # stage 0 not trained again
@@ -122,3 +128,21 @@ def test_kill_in_round_1_then_continue(past_run, workspace, tmp_path):
     assert ckpt["current_epoch"] == 3
     for k in (1, 2):
         assert json.loads((fold / "pseudo_labels" / f"round_{k}" / "summary.json").read_text())["num_cases"] == 7
+
+
+def test_continue_a_finished_run_changes_nothing(past_run, tmp_path):
+    root = tmp_path / "finished"
+    shutil.copytree(past_run, root)
+    env = train_env(root)
+    fold = fold_folder(root, "nnUNetTrainerPAST_debug")
+    labels = {p: p.stat().st_mtime_ns for p in (fold / "pseudo_labels").rglob("*") if p.is_file()}
+    before = torch.load(fold / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    p = run(["nnUNetv2_train", str(DATASET_ID), "3d_fullres", "0", "-tr", "nnUNetTrainerPAST_debug", "-device", "cpu",
+             "--c"], env)
+    assert "Epoch " not in p.stdout  # nothing trained again
+    assert {q: q.stat().st_mtime_ns for q in (fold / "pseudo_labels").rglob("*") if q.is_file()} == labels
+    after = torch.load(fold / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    assert after["current_epoch"] == before["current_epoch"] == 3
+    for k, v in before["network_weights"].items():
+        assert torch.equal(v, after["network_weights"][k]), k
+    predict(root, env, "nnUNetTrainerPAST_debug")

@@ -112,4 +112,5 @@ def test_ddp_shards_and_split_pseudo_labelling_on_two_gloo_ranks(workspace, tmp_
     assert r0["labelled"] + r1["labelled"] == 3 and r0["labelled"] == 2
     assert r0["summary_cases"] == r1["summary_cases"] == pool
     files = sorted(p.name for p in (workspace / "round").iterdir())
-    assert files == sorted([f"{c}{s}" for c in pool for s in (".json", ".pkl", "_seg.b2nd")] + ["summary.json"])
+    assert files == sorted([f"{c}{s}" for c in pool for s in (".json", ".pkl", "_seg.b2nd")]
+                           + ["summary.json", "thresholds.json"])
