@@ -1,17 +1,18 @@
-"""``nnuda-demo``: the whole pipeline on generated data, ending in a results table.
+"""``nnuda-demo``: the whole UDA recipe on generated data (or on your own folder), ending in a table.
 
 Steps (each a real command, run in a subprocess with nnU-Net's three folders set to
 sub-folders of the work folder, so the user's own nnU-Net data is never touched):
 
-1. ``nnuda-synth``: a CrossMoDA-style phantom folder (``small`` on a GPU, ``tiny`` on a CPU);
+1. ``nnuda-synth --preset small`` (skipped with ``-i FOLDER``: your CrossMoDA-style folder);
 2. no adaptation: ``nnuda-convert --modality ceT1`` -> plan/preprocess -> train
    ``nnUNetTrainer_demo`` -> predict the hrT2 validation scans;
-3. translation: ``nnuda-translate`` (short, narrow CycleGAN on 48x48 slices) ->
+3. translation: ``nnuda-translate`` (CycleGAN with its ceT1 -> hrT2 label edits) ->
    plan/preprocess -> train ``nnUNetTrainerPAST_demo``; its stage-0 checkpoint is the
    "translation only" model (PAST's S_0 is plain supervised training on the translated
    images), its final checkpoint the PAST model -> predict with both;
-4. ``nnuda-evaluate`` of every prediction folder against the validation labels, and a
-   table of Dice / ASSD per structure.
+4. with ``--oracle`` (phantom data only): nnU-Net trained on the labeled hrT2 scans;
+5. ``nnuda-evaluate`` of every prediction folder against the validation labels, when the
+   folder has them, and a table of Dice / ASSD per structure.
 
 A second run resumes: finished steps (their outputs exist) are skipped and training
 continues from its last checkpoint. The run uses a GPU when one is available.
@@ -29,40 +30,74 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnunet_uda.cli_utils import run_cli
+from nnunet_uda.cli_utils import require_dir, run_cli
+from nnunet_uda.crossmoda import TARGET_TRAINING, TARGET_TRAINING_LABELS, TARGET_VALIDATION, TARGET_VALIDATION_LABELS
 from nnunet_uda.errors import InputError
 
 BASELINE_ID, TRANSLATED_ID, ORACLE_ID = 990, 991, 992
+TRANSLATION_SIZE_LIMIT = {"cpu": 128, "cuda": 256}
+"""Largest translator input side the demo picks by itself (pixels)."""
 
 
 @dataclass
 class DemoSettings:
-    """Sizes of the demo.
+    """What the demo runs.
 
-    ``preset=None`` picks ``small`` on a GPU and ``tiny`` on a CPU: nnU-Net plans a
-    32x80x80 patch for ``small`` volumes, which costs several seconds per iteration on a
-    2-core CPU (measured), too slow for a demo of about 15 minutes.
+    ``input``: a CrossMoDA-style folder to run on instead of generated phantoms (labels of
+    ``target_validation`` optional: without them the demo writes predictions, no table).
 
-    ``configuration``: nnU-Net's ``2d`` by default. On a 2-core CPU a ``3d_fullres``
-    iteration on tiny phantoms costs 0.36 s with the demo's narrow network and 400 of them
-    did not learn the tumour; ``2d`` runs 800 iterations in 150 s and reaches a tumour Dice
-    of about 0.8 on held-out ceT1 cases (measured). ``3d_fullres`` is the papers' setting.
+    ``preset``: ``small`` images PAST's region of interest at 0.7-0.8 mm in plane, where
+    the cochlea spans 150-350 voxels and the demo's nnU-Net learns both structures on a
+    CPU (an hrT2-trained model reached VS 0.80, cochlea 0.89 in 2000 iterations; the
+    ``tiny`` preset's 2.5 mm voxels leave the cochlea a few voxels that no model found).
+
+    ``configuration`` / ``fold``: nnU-Net's ``2d`` on all training cases. On a 2-core CPU a
+    ``3d_fullres`` iteration costs several times a ``2d`` one; ``3d_fullres`` is the papers'
+    setting (``-c 3d_fullres`` on a GPU).
+
+    Translation: CycleGAN (ResNet generator, the paper's) on whole slices
+    (``translation_crop_roi=None``: PAST's ROI crop for your own scans, none for the phantoms,
+    which already are the ROI); ``translation_image_size=None`` fits the ROI at the
+    target's spacing, at most 128 pixels on a CPU and 256 on a GPU.
     """
 
-    preset: str | None = None
+    input: Path | None = None
+    preset: str = "small"
     configuration: str = "2d"
+    fold: str = "all"
     seed: int = 0
     n_source: int = 10
     n_target: int = 10
     n_validation: int = 4
-    translation_iterations: int = 600
-    translation_image_size: int = 48
+    translation_iterations: int = 2000
+    translation_image_size: int | None = None
     translation_channels: int = 16
-    preserve_structures: bool = True
+    translation_crop_roi: bool | None = None
     baseline_trainer: str = "nnUNetTrainer_demo"
     past_trainer: str = "nnUNetTrainerPAST_demo"
     oracle: bool = False
     device: str = "auto"
+
+
+def translation_image_size(target_images: list[Path], crop_roi: bool, limit: int) -> int:
+    """Side (a multiple of 4) that holds the largest target ROI at the median target spacing,
+    at most ``limit``; larger fields of view are then resampled to fit (nnuda-translate)."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    spacings, extents = [], []
+    for path in target_images:
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        reader.ReadImageInformation()
+        size, spacing = reader.GetSize(), reader.GetSpacing()
+        share = 0.5 if crop_roi else 1.0
+        spacings.append(min(spacing[:2]))
+        extents.append(max(n * share * s for n, s in zip(size[:2], spacing[:2])))
+    if not spacings:
+        raise InputError("no target images to size the translator from")
+    side = int(np.ceil(max(extents) / float(np.median(spacings)) / 4.0) * 4)
+    return max(32, min(limit, side))
 
 
 class Pipeline:
@@ -85,7 +120,7 @@ class Pipeline:
         self.env["nnUNet_extTrainer"] = ext_trainer_path([str(trainers_folder())])
         self.env.setdefault("nnUNet_n_proc_DA", "1" if self.device == "cpu" else "8")
         self.env["PYTHONUNBUFFERED"] = "1"
-        self.preset = settings.preset or ("small" if self.device == "cuda" else "tiny")
+        self.preset = settings.preset
         self.log = workdir / "demo.log"
 
     def run(self, tool: str, *args: str) -> None:
@@ -101,7 +136,14 @@ class Pipeline:
 
     @property
     def data(self) -> Path:
-        return self.workdir / "crossmoda"
+        """The CrossMoDA-style folder the demo runs on."""
+        return Path(self.s.input) if self.s.input is not None else self.workdir / "crossmoda"
+
+    @property
+    def validation_labels(self) -> Path | None:
+        """``target_validation_labels/`` of the data folder, if it has one (phantoms do)."""
+        folder = self.data / TARGET_VALIDATION_LABELS
+        return folder if folder.is_dir() else None
 
     def existing_dataset(self, dataset_id: int) -> Path | None:
         """The raw dataset folder of ``dataset_id``, or None before it is written."""
@@ -116,7 +158,9 @@ class Pipeline:
         return found
 
     def synth(self) -> None:
-        if not (self.data / "synth.json").exists():
+        if self.s.input is not None:
+            require_dir(self.data, "input folder")
+        elif not (self.data / "synth.json").exists():
             self.run("nnuda-synth", "-o", self.data, "--preset", self.preset, "--seed", self.s.seed,
                      "--n-source", self.s.n_source, "--n-target", self.s.n_target,
                      "--n-validation", self.s.n_validation)
@@ -129,14 +173,15 @@ class Pipeline:
             self.run("nnUNetv2_plan_and_preprocess", "-d", dataset_id, "-c", self.s.configuration, "-np", "1",
                      "--verify_dataset_integrity")
 
-    def model_folder(self, dataset_id: int, trainer: str, fold: str = "0") -> Path | None:
-        """The trainer's output folder for ``fold``, or None before its first checkpoint."""
+    def model_folder(self, dataset_id: int, trainer: str, fold: str | None = None) -> Path | None:
+        """The trainer's output folder for ``fold`` (default: the settings'), or None before its first checkpoint."""
         results = Path(self.env["nnUNet_results"])
-        pattern = f"Dataset{dataset_id:03d}_*/{trainer}__nnUNetPlans__{self.s.configuration}/fold_{fold}"
+        pattern = f"Dataset{dataset_id:03d}_*/{trainer}__nnUNetPlans__{self.s.configuration}/fold_{fold or self.s.fold}"
         return next(iter(results.glob(pattern)), None)
 
-    def train(self, dataset_id: int, trainer: str, fold: str = "0") -> None:
+    def train(self, dataset_id: int, trainer: str, fold: str | None = None) -> None:
         """Train ``fold``, continuing (``--c``) from the last checkpoint of an interrupted run."""
+        fold = fold or self.s.fold
         model = self.model_folder(dataset_id, trainer, fold)
         if model is None or not (model / "checkpoint_final.pth").exists():
             resume = ["--c"] if model is not None and any(model.glob("checkpoint_*.pth")) else []
@@ -144,9 +189,10 @@ class Pipeline:
                      *resume)
 
     def start_from(self, dataset_id: int, trainer: str, source_trainer: str, checkpoint: str,
-                   fold: str = "0") -> None:
+                   fold: str | None = None) -> None:
         """Give ``trainer`` another run's checkpoint as its latest, so ``train`` continues from it
         (``--c``): variants of PAST that differ only in the rounds share one stage 0."""
+        fold = fold or self.s.fold
         if self.model_folder(dataset_id, trainer, fold) is not None:
             return
         source = self.model_folder(dataset_id, source_trainer, fold)
@@ -157,23 +203,33 @@ class Pipeline:
         shutil.copyfile(source / checkpoint, target / "checkpoint_latest.pth")
 
     def predict(self, dataset_id: int, trainer: str, name: str, checkpoint: str = "checkpoint_final.pth",
-                fold: str = "0", images: Path | None = None) -> Path:
+                fold: str | None = None, images: Path | None = None) -> Path:
         """Segment ``images`` (default: the dataset's imagesTs, the hrT2 validation scans) with stock
         nnUNetv2_predict and the model trained on ``dataset_id``; skipped when every image has its prediction."""
         pred = self.workdir / "predictions" / name
         images = images or self.dataset_folder(dataset_id) / "imagesTs"
         if len(list(pred.glob("*.nii.gz"))) < len(list(images.glob("*.nii.gz"))):
             self.run("nnUNetv2_predict", "-i", images, "-o", pred,
-                     "-d", dataset_id, "-c", self.s.configuration, "-f", fold, "-tr", trainer, "-chk", checkpoint,
-                     "-device", self.device, "--disable_tta", "-npp", "1", "-nps", "1")
+                     "-d", dataset_id, "-c", self.s.configuration, "-f", fold or self.s.fold, "-tr", trainer,
+                     "-chk", checkpoint, "-device", self.device, "--disable_tta", "-npp", "1", "-nps", "1")
         return pred
+
+    def translate_command(self, dataset_id: int = TRANSLATED_ID, work: str = "translation", extra: tuple = ()) -> list:
+        """The ``nnuda-translate`` call of the recipe (ceT1 -> hrT2, nnuda-translate's label edits)."""
+        crop = self.s.translation_crop_roi if self.s.translation_crop_roi is not None else self.s.input is not None
+        size = self.s.translation_image_size or translation_image_size(
+            sorted((self.data / TARGET_TRAINING).glob("*_hrT2.nii*")), crop, TRANSLATION_SIZE_LIMIT[self.device])
+        return ["nnuda-translate", "--src", "ceT1", "--tgt", "hrT2", "-i", self.data, "-d", dataset_id,
+                "-o", self.workdir / work, "--iterations", self.s.translation_iterations, "--image-size", size,
+                "--channels", self.s.translation_channels, "--seed", self.s.seed, "--save-every", 250,
+                "--sample-every", 500, "--device", self.device, *([] if crop else ["--no-crop"]), *extra]
 
     def evaluate(self, preds: dict[str, Path]) -> dict[str, dict]:
         """Score every prediction folder (and rank them) with nnuda-evaluate's function."""
         from nnunet_uda.evaluate import run_evaluation
 
-        out = run_evaluation(list(preds.values()), self.data / "target_validation_labels", self.workdir / "evaluation",
-                             rank=len(preds) > 1, overlays=2, images=self.data / "target_validation", overwrite=True)
+        out = run_evaluation(list(preds.values()), self.validation_labels, self.workdir / "evaluation",
+                             rank=len(preds) > 1, overlays=2, images=self.data / TARGET_VALIDATION, overwrite=True)
         return {
             name: json.loads(((out / pred.name) if len(preds) > 1 else out).joinpath("summary.json").read_text())
             for name, pred in preds.items()
@@ -192,7 +248,7 @@ def format_table(summaries: dict[str, dict]) -> str:
     return "\n".join(rows)
 
 
-def epoch_times(p: Pipeline, runs: dict[str, tuple[int, str]], fold: str = "0") -> str:
+def epoch_times(p: Pipeline, runs: dict[str, tuple[int, str]], fold: str | None = None) -> str:
     """Median training epoch time of each run, from nnU-Net's own log, relative to the first.
 
     Rounds of self-training are included (their epochs have the same length); the time to
@@ -219,18 +275,25 @@ def epoch_times(p: Pipeline, runs: dict[str, tuple[int, str]], fold: str = "0") 
 def demo(workdir: Path, settings: DemoSettings | None = None, overwrite: bool = False) -> str:
     """Run the pipeline in ``workdir`` and return the results table (also ``results.txt``).
 
-    ``settings.oracle`` adds the upper bound (nnU-Net trained on labeled hrT2, which
-    only phantom data has); ``benchmarks/uda_accuracy`` uses it with longer trainers.
+    ``settings.oracle`` adds the upper bound (nnU-Net trained on labeled hrT2, which only
+    phantom data has); ``benchmarks/uda_accuracy`` uses it with longer trainers.
 
     Raises:
-        InputError: a step failed (the message names the log file).
+        InputError: a step failed (the message names the log file), or the input folder
+            lacks what a step needs.
     """
     settings = settings or DemoSettings()
     workdir = Path(workdir)
+    if settings.input is not None:
+        from nnunet_uda.cli_utils import check_not_inside
+
+        check_not_inside(workdir, [Path(settings.input)])
     if overwrite and workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     p = Pipeline(workdir, settings)
+    if settings.oracle and settings.input is not None and not (p.data / TARGET_TRAINING_LABELS).is_dir():
+        raise InputError(f"--oracle needs labeled target scans: {p.data / TARGET_TRAINING_LABELS} not found")
     t0 = time.time()
     preds: dict[str, Path] = {}
 
@@ -250,18 +313,11 @@ def demo(workdir: Path, settings: DemoSettings | None = None, overwrite: bool = 
         p.train(ORACLE_ID, base_tr)
         preds["oracle (hrT2 labels)"] = p.predict(ORACLE_ID, base_tr, "oracle")
 
-    # --no-crop: tiny and small phantoms image only the region around the internal auditory
-    # canals, which already is PAST's ROI; cropping again would keep a quarter of it.
-    translate = ["nnuda-translate", "--src", "ceT1", "--tgt", "hrT2", "-i", p.data, "-d", TRANSLATED_ID,
-                 "-o", workdir / "translation", "--iterations", settings.translation_iterations,
-                 "--image-size", settings.translation_image_size, "--channels", settings.translation_channels,
-                 "--save-every", 100, "--sample-every", 100, "--no-crop",
-                 "--device", p.device] + (["--preserve-structures"] if settings.preserve_structures else [])
     steps = [
-        ("generate phantom data", p.synth),
+        ("generate phantom data" if settings.input is None else "check the input folder", p.synth),
         ("baseline: convert + plan", lambda: p.prepare(BASELINE_ID, ["nnuda-convert", "-i", p.data, "-d", BASELINE_ID])),
         ("baseline: train + predict", baseline),
-        ("translate ceT1 -> hrT2 + plan", lambda: p.prepare(TRANSLATED_ID, translate)),
+        ("translate ceT1 -> hrT2 + plan", lambda: p.prepare(TRANSLATED_ID, p.translate_command())),
         ("PAST: train + predict", past),
     ] + ([("oracle: convert + train + predict", oracle)] if settings.oracle else [])
     from tqdm import tqdm
@@ -270,23 +326,30 @@ def demo(workdir: Path, settings: DemoSettings | None = None, overwrite: bool = 
         for name, fn in bar:
             bar.set_postfix_str(name)
             fn()
-    table = format_table(p.evaluate(preds))
     minutes = (time.time() - t0) / 60
-    text = (f"{table}\n\n(nnuda-synth preset {p.preset}; device: {p.device}; {minutes:.1f} min; "
-            f"work folder {workdir}; log {p.log})")
+    source = f"nnuda-synth preset {p.preset}" if settings.input is None else f"input {p.data}"
+    footer = f"({source}; device: {p.device}; {minutes:.1f} min; work folder {workdir}; log {p.log})"
+    if p.validation_labels is None:
+        listing = "\n".join(f"{name:<22} {folder}" for name, folder in preds.items())
+        text = f"no {TARGET_VALIDATION_LABELS}/ in {p.data}: predictions written, not scored\n{listing}\n\n{footer}"
+    else:
+        text = f"{format_table(p.evaluate(preds))}\n\n{footer}"
     (workdir / "results.txt").write_text(text + "\n")
     return text
 
 
 def demo_entry() -> None:
-    """``nnuda-demo [-o WORKDIR] [--overwrite]``"""
+    """``nnuda-demo [-i FOLDER] [-o WORKDIR] [--oracle] [--overwrite]``"""
     parser = argparse.ArgumentParser(prog="nnuda-demo", description=__doc__.split("\n")[0])
+    parser.add_argument("-i", "--input", type=Path, default=None,
+                        help="a CrossMoDA-style folder to run on (default: generate phantom data)")
     parser.add_argument("-o", "--output", type=Path, default=Path("nnuda_demo"), help="work folder (default ./nnuda_demo)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("-c", "--configuration", default="2d", choices=["2d", "3d_fullres"],
                         help="nnU-Net configuration (default 2d: learns in the CPU budget)")
-    parser.add_argument("--oracle", action="store_true", help="also train the oracle on labeled hrT2")
+    parser.add_argument("--oracle", action="store_true", help="also train the oracle on labeled hrT2 (phantoms only)")
     parser.add_argument("--overwrite", action="store_true", help="delete the work folder and start again")
     args = parser.parse_args()
-    settings = DemoSettings(device=args.device, oracle=args.oracle, configuration=args.configuration)
+    settings = DemoSettings(input=args.input, device=args.device, oracle=args.oracle,
+                            configuration=args.configuration)
     run_cli("nnuda-demo", lambda: print(demo(args.output, settings, args.overwrite)))

@@ -95,7 +95,9 @@ class nnUNetTrainerDMNet(SemiSupervisedTrainerMixin, nnUNetTrainer):
         self.discriminator.requires_grad_(True)
         self.discriminator_optimizer.zero_grad(set_to_none=True)
         real = one_hot(full_resolution(target), self.label_manager.num_segmentation_heads)
-        d_1, d_2, d_real = self.discriminator(torch.cat((p_1.detach(), p_2.detach(), real))).split((2 * n, 2 * n, n))
+        # p_1 and p_2 hold the labeled and the unlabeled patches, whose batch sizes may differ
+        d_1, d_2, d_real = self.discriminator(torch.cat((p_1.detach(), p_2.detach(), real))).split(
+            (p_1.shape[0], p_2.shape[0], real.shape[0]))
         discriminator_loss = _bce(d_1, False) + _bce(d_2, False) + _bce(d_real, True)
         discriminator_loss.backward()
         average_gradients_(self.discriminator)
@@ -124,5 +126,5 @@ class nnUNetTrainerDMNet_debug(DebugTrainerMixin, nnUNetTrainerDMNet):
 
 
 class nnUNetTrainerDMNet_demo(DemoBudgetMixin, nnUNetTrainerDMNet):
-    """CPU benchmarks: ``nnUNetTrainer_demo``'s budget (32 epochs of 25 iterations, narrow
-    encoder and decoders); the discriminator keeps its width."""
+    """CPU benchmarks: ``nnUNetTrainer_demo``'s budget (80 epochs of 25 iterations, half-width
+    encoder and decoders, batch of 6); the discriminator keeps its width."""

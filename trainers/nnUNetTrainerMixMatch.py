@@ -30,8 +30,14 @@ class nnUNetTrainerMixMatch(SemiSupervisedTrainerMixin, nnUNetTrainer):
     mixed targets average-pooled to its size, weighted as nnU-Net weights its outputs.
 
     Paper values: T = 0.5, gamma = 0.75 (eq. 5 prints ``Beta(gamma, 1 - gamma)``; set
-    ``mixup_symmetric_beta`` for MixMatch's own ``Beta(alpha, alpha)``), lambda_u = 1.
-    Ours: nnU-Net's optimizer and schedule (the paper used Adam, lr 2e-4), soft Dice beside
+    ``mixup_symmetric_beta`` for MixMatch's own ``Beta(alpha, alpha)``).
+    lambda_u = 10, not the paper's 1: there L_x is a per-pixel binary cross-entropy and L_u a
+    per-pixel squared error of the same single output; here L_x adds nnU-Net's soft Dice and
+    L_u averages the squared error over the classes too (as MixMatch, Berthelot et al. 2019,
+    whose lambda_U is 75-100). Measured on a 2D model trained on translated phantoms, the
+    squared error between two views of real hrT2 slices is 0.023 against a supervised loss of
+    0.32, so 1 leaves L_u a few percent of the loss and 10 makes the two comparable.
+    Ours as well: nnU-Net's optimizer and schedule (the paper used Adam, lr 2e-4), soft Dice beside
     the paper's cross-entropy (as nnU-Net's Dice + CE), K = 2 views for the label guess
     (identity + one random mirroring of the axes nnU-Net mirrors at inference, MixMatch's
     K = 2), ramp-up of lambda_u over 100 epochs (MixMatch ramps its L_u weight up too).
@@ -40,7 +46,7 @@ class nnUNetTrainerMixMatch(SemiSupervisedTrainerMixin, nnUNetTrainer):
     sharpen_temperature = 0.5
     mixup_gamma = 0.75
     mixup_symmetric_beta = False
-    lambda_u = 1.0
+    lambda_u = 10.0
     lambda_u_rampup_epochs = 100
     guess_augmentations = 2
 
@@ -92,7 +98,7 @@ class nnUNetTrainerMixMatch_debug(DebugTrainerMixin, nnUNetTrainerMixMatch):
 
 
 class nnUNetTrainerMixMatch_demo(DemoBudgetMixin, nnUNetTrainerMixMatch):
-    """CPU benchmarks: ``nnUNetTrainer_demo``'s budget (32 epochs of 25 iterations, narrow
-    network); the ramp-up keeps the default's share of the run (a tenth: 3 epochs)."""
+    """CPU benchmarks: ``nnUNetTrainer_demo``'s budget (80 epochs of 25 iterations, half-width
+    network, batch of 6); the ramp-up keeps the default's share of the run (a tenth: 8 epochs)."""
 
-    lambda_u_rampup_epochs = 3
+    lambda_u_rampup_epochs = 8

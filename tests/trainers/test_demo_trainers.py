@@ -55,3 +55,21 @@ def test_plans_are_not_changed():
     cm = _configuration()
     nnUNetTrainerMixMatch_demo.build_network_architecture(None, cm, 1, 3, True)
     assert cm.network_arch_init_kwargs["features_per_stage"] == FEATURES
+
+
+def test_demo_batch_and_foreground_oversampling(workspace, monkeypatch):
+    """The plans' batch size, capped at demo_batch_size, two thirds of it centred on a structure."""
+    import torch
+    from nnunetv2.run.run_training import get_trainer_from_args
+
+    from trainer_testing import DATASET_ID, nnunet_env
+
+    for key, value in nnunet_env(workspace).items():
+        if key.startswith("nnUNet_"):
+            monkeypatch.setenv(key, value)
+    trainer = get_trainer_from_args(str(DATASET_ID), "3d_fullres", 0, "nnUNetTrainer_demo", device=torch.device("cpu"))
+    trainer.initialize()
+    planned = trainer.plans_manager.get_configuration("3d_fullres").batch_size
+    assert trainer.batch_size == min(planned, nnUNetTrainer_demo.demo_batch_size)
+    assert trainer.oversample_foreground_percent == nnUNetTrainer_demo.demo_oversample_foreground == 0.66
+    assert trainer.num_epochs * trainer.num_iterations_per_epoch == 2000

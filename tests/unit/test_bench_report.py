@@ -10,7 +10,7 @@ from nnunet_uda.demo import DemoSettings, Pipeline, epoch_times
 
 def _log(pipeline: Pipeline, dataset_id: int, trainer: str, seconds: list[float]) -> None:
     folder = (Path(pipeline.env["nnUNet_results"]) / f"Dataset{dataset_id}_X" /
-              f"{trainer}__nnUNetPlans__{pipeline.s.configuration}" / "fold_0")
+              f"{trainer}__nnUNetPlans__{pipeline.s.configuration}" / f"fold_{pipeline.s.fold}")
     folder.mkdir(parents=True)
     lines = [f"2026-01-01 00:00:0{i}.0: Epoch time: {s} s" for i, s in enumerate(seconds)]
     (folder / "training_log_2026_1_1_00_00_00.txt").write_text("\n".join(["noise"] + lines) + "\n")
