@@ -1,34 +1,38 @@
 """UDA accuracy on nnuda-synth data: no adaptation, translation only, PAST and its options,
-the semi-supervised trainers on translated data, and the oracle.
+the semi-supervised trainers on translated data, and the oracle, for one or more seeds.
 
-Runs the ``nnuda-demo`` pipeline (real commands: nnuda-synth, nnuda-convert,
-nnuda-translate, nnUNetv2_plan_and_preprocess / _train / _predict, nnuda-evaluate) with the
-oracle, then more trainers on the same translated dataset, and writes ``results.md`` beside
-this script: Dice and ASSD per structure on the hrT2 validation scans, the machine, the
-settings and the command. A second call with the same ``-o`` resumes.
+Each seed is a whole run of the ``nnuda-demo`` pipeline (real commands: nnuda-synth,
+nnuda-convert, nnuda-translate, nnUNetv2_plan_and_preprocess / _train / _predict,
+nnuda-evaluate) with the oracle, then more trainers on the same translated dataset, in
+``<output>/seed_<k>``. A seed draws its own phantom folder *and its own style* (protocol
+tables, spacing, slice thickness, field of view, tumour sizes; ``nnunet_uda.synth.style``)
+as well as the translator's and nnU-Net's randomness, so two seeds are two differently
+drawn data sets. ``results.md`` beside this script gets a table per seed, the mean and
+spread over seeds, and the share of the no-adaptation -> oracle gap each arm closes.
 
-Arms (all on the demo's translated dataset unless said otherwise):
+Arms (all on the seed's translated dataset unless said otherwise):
 
 - no adaptation: ``nnUNetTrainer_demo`` on ceT1;
 - translation only: stage 0 (``checkpoint_stage0.pth``) of ``nnUNetTrainerPAST_demo``;
 - PAST: ``nnUNetTrainerPAST_demo`` (K = 2, round learning rate 0.008);
-- PAST with the paper's round learning rate 0.08, PAST + pseudo-label cleaning: from the
-  same stage-0 checkpoint (trainers in ``benchmarks/trainers/``);
-- PAST + structure-intensity augmentation: its own run (the augmentation acts in stage 0 too);
+- PAST + pseudo-label cleaning: from the same stage-0 checkpoint (``benchmarks/trainers/``);
 - mean teacher, MixMatch, DMNet (``_demo`` variants): labeled translated + unlabeled hrT2;
 - oracle: ``nnUNetTrainer_demo`` on labeled hrT2 (only phantom data has these labels).
 
-CPU scale (the defaults)::
+CPU scale (the defaults; about 100 minutes per seed on 2 cores)::
 
-    python benchmarks/uda_accuracy/run.py -o /tmp/uda_accuracy
+    python benchmarks/uda_accuracy/run.py -o /tmp/uda_accuracy --seeds 0 1
 
-GPU scale: ``--preset small -c 3d_fullres`` and longer trainers (edit the ``_demo`` budgets).
+A second call with the same ``-o`` resumes every finished step. GPU scale: ``-c 3d_fullres``,
+``--translation-iterations 50000`` and longer trainers (edit the ``_demo`` budgets).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
 from pathlib import Path
 
 from nnunet_uda.bench_report import write_report
@@ -37,63 +41,109 @@ from nnunet_uda.env import ext_trainer_path
 from nnunet_uda.errors import InputError
 
 HERE = Path(__file__).resolve().parent
-FROM_STAGE0 = {"PAST, round lr 0.08": "nnUNetTrainerPAST_demo_lr08",
-               "PAST + cleaning": "nnUNetTrainerPAST_demo_clean"}
-OWN_RUN = {"PAST + structure aug.": "nnUNetTrainerPAST_demo_structAug",
-           "mean teacher": "nnUNetTrainerMeanTeacher_demo",
+FROM_STAGE0 = {"PAST + cleaning": "nnUNetTrainerPAST_demo_clean"}
+OWN_RUN = {"mean teacher": "nnUNetTrainerMeanTeacher_demo",
            "MixMatch": "nnUNetTrainerMixMatch_demo",
            "DMNet": "nnUNetTrainerDMNet_demo"}
 DEMO_ARMS = {"no adaptation": "no_adaptation", "translation only": "translation_only",
              "translation + PAST": "past", "oracle (hrT2 labels)": "oracle"}
+NO_ADAPTATION, ORACLE = "no adaptation", "oracle (hrT2 labels)"
 
 
-def main() -> None:
-    d = DemoSettings()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-o", "--output", type=Path, required=True, help="work folder (resumes if it exists)")
-    parser.add_argument("--preset", default=d.preset)
-    parser.add_argument("-c", "--configuration", default=d.configuration)
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--n-source", type=int, default=d.n_source)
-    parser.add_argument("--n-target", type=int, default=d.n_target)
-    parser.add_argument("--n-validation", type=int, default=10)
-    parser.add_argument("--translation-iterations", type=int, default=d.translation_iterations)
-    parser.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--results", type=Path, default=HERE / "results.md")
-    parser.add_argument("--skip", nargs="*", default=[], choices=[*FROM_STAGE0.values(), *OWN_RUN.values()],
-                        metavar="TRAINER", help="leave these arms out (names as in FROM_STAGE0 / OWN_RUN)")
-    args = parser.parse_args()
-    os.environ["nnUNet_extTrainer"] = ext_trainer_path([str(HERE.parent / "trainers")])
-    settings = DemoSettings(
-        preset=args.preset, configuration=args.configuration, seed=args.seed, n_source=args.n_source,
-        n_target=args.n_target, n_validation=args.n_validation, translation_iterations=args.translation_iterations,
-        oracle=True, device=args.device,
-    )
-    demo(args.output, settings)
-    p = Pipeline(args.output, settings)
-    preds = {name: args.output / "predictions" / folder for name, folder in DEMO_ARMS.items()}
-    failed = []
+def run_seed(workdir: Path, settings: DemoSettings, skip: list[str]) -> tuple[dict[str, dict], str]:
+    """Every arm of one seed: ``(summaries by arm, epoch-time table)``."""
+    demo(workdir, settings)
+    p = Pipeline(workdir, settings)
+    preds = {name: workdir / "predictions" / folder for name, folder in DEMO_ARMS.items()}
     for name, trainer in {**FROM_STAGE0, **OWN_RUN}.items():
-        if trainer in args.skip:
+        if trainer in skip:
             continue
-        print(f"uda_accuracy: {name} ({trainer})", flush=True)
+        print(f"uda_accuracy: {workdir.name}: {name} ({trainer})", flush=True)
         try:
             if name in FROM_STAGE0:
                 p.start_from(TRANSLATED_ID, trainer, settings.past_trainer, "checkpoint_stage0.pth")
             p.train(TRANSLATED_ID, trainer)
             preds[name] = p.predict(TRANSLATED_ID, trainer, trainer)
         except InputError as e:
-            failed.append(f"{name}: {e}")
-    table = format_table(p.evaluate(preds)) + "".join(f"\nFAILED {f}" for f in failed)
-    table += "\n\n" + epoch_times(p, {**{"no adaptation": (BASELINE_ID, settings.baseline_trainer),
-                                       "translation + PAST": (TRANSLATED_ID, settings.past_trainer)},
-                                    **{n: (TRANSLATED_ID, t) for n, t in OWN_RUN.items() if t not in args.skip}})
+            print(f"uda_accuracy: {name} FAILED: {e}", flush=True)
+    summaries = p.evaluate(preds)
+    (workdir / "summaries.json").write_text(json.dumps(summaries, indent=1))
+    times = epoch_times(p, {"no adaptation": (BASELINE_ID, settings.baseline_trainer),
+                            "translation + PAST": (TRANSLATED_ID, settings.past_trainer),
+                            **{n: (TRANSLATED_ID, t) for n, t in OWN_RUN.items() if t not in skip}})
+    return summaries, times
+
+
+def mean_dice(summary: dict) -> float:
+    """Mean of the VS and cochlea Dice (each a mean over cases): the challenge's overall Dice."""
+    st = summary["structures"]
+    return (st["VS"]["dice"]["mean"] + st["cochlea"]["dice"]["mean"]) / 2
+
+
+def gap_closed(summaries: dict[str, dict]) -> dict[str, float]:
+    """Per arm, the share of the no-adaptation -> oracle gap in mean Dice it closes."""
+    low, high = mean_dice(summaries[NO_ADAPTATION]), mean_dice(summaries[ORACLE])
+    return {name: (mean_dice(s) - low) / (high - low) if high > low else float("nan") for name, s in summaries.items()}
+
+
+def across_seeds(per_seed: dict[int, dict[str, dict]]) -> str:
+    """Mean and spread (min..max) over seeds of VS, cochlea and mean Dice, and of the gap closed."""
+    arms = [a for a in next(iter(per_seed.values())) if all(a in s for s in per_seed.values())]
+    gaps = {seed: gap_closed(s) for seed, s in per_seed.items()}
+    rows = ["method                 VS Dice              cochlea Dice         mean Dice            gap closed"]
+    for arm in arms:
+        cells = []
+        for values in (
+            [s[arm]["structures"]["VS"]["dice"]["mean"] for s in per_seed.values()],
+            [s[arm]["structures"]["cochlea"]["dice"]["mean"] for s in per_seed.values()],
+            [mean_dice(s[arm]) for s in per_seed.values()],
+            [gaps[seed][arm] for seed in per_seed],
+        ):
+            cells.append(f"{statistics.mean(values):.3f} ({min(values):.2f}..{max(values):.2f})")
+        rows.append(f"{arm:<22} " + "  ".join(f"{c:<19}" for c in cells))
+    return "\n".join(rows)
+
+
+def main() -> None:
+    d = DemoSettings()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-o", "--output", type=Path, required=True, help="work folder (resumes if it exists)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed (data, style, training)")
+    parser.add_argument("--preset", default=d.preset)
+    parser.add_argument("-c", "--configuration", default=d.configuration)
+    parser.add_argument("--n-source", type=int, default=d.n_source)
+    parser.add_argument("--n-target", type=int, default=d.n_target)
+    parser.add_argument("--n-validation", type=int, default=8)
+    parser.add_argument("--translation-iterations", type=int, default=4000)
+    parser.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--results", type=Path, default=HERE / "results.md")
+    parser.add_argument("--skip", nargs="*", default=[], choices=[*FROM_STAGE0.values(), *OWN_RUN.values()],
+                        metavar="TRAINER", help="leave these arms out (names as in FROM_STAGE0 / OWN_RUN)")
+    args = parser.parse_args()
+    os.environ["nnUNet_extTrainer"] = ext_trainer_path([str(HERE.parent / "trainers")])
+    per_seed, sections, settings = {}, [], None
+    for seed in args.seeds:
+        settings = DemoSettings(
+            preset=args.preset, configuration=args.configuration, seed=seed, n_source=args.n_source,
+            n_target=args.n_target, n_validation=args.n_validation,
+            translation_iterations=args.translation_iterations, oracle=True, device=args.device,
+        )
+        per_seed[seed], times = run_seed(args.output / f"seed_{seed}", settings, args.skip)
+        gaps = gap_closed(per_seed[seed])
+        table = format_table(per_seed[seed]).splitlines()
+        table = [table[0] + "  gap closed"] + [f"{row}  {gaps[arm]:10.2f}" for row, arm in zip(table[1:], per_seed[seed])]
+        sections.append(f"seed {seed}\n" + "\n".join(table) + f"\n\n{times}")
+    summary = across_seeds(per_seed) if len(per_seed) > 1 else ""
     text = write_report(
-        args.results, "UDA accuracy on nnuda-synth data (hrT2 validation scans)", str(settings),
-        f"{args.n_validation} validation scans, one seed. Mean over cases; Dice (higher is better), ASSD in mm "
-        "(lower is better; 350 mm for an empty prediction, as the challenge scores it). Epoch times are nnU-Net's "
-        "own (median over the run) on the machine above, which other jobs may have shared.",
-        table, "benchmarks/uda_accuracy/run.py")
+        args.results, "UDA accuracy on nnuda-synth data (hrT2 validation scans)",
+        f"{settings} (seed per run: {args.seeds})",
+        f"{args.n_validation} hrT2 validation scans per seed; each seed is its own phantom folder with its own "
+        "style (protocol tables, grids, tumour sizes) and its own training randomness. Mean over cases; Dice "
+        "(higher is better), ASSD in mm (lower is better; 350 mm for an empty prediction, as the challenge "
+        "scores it). Gap closed: (mean Dice - no adaptation) / (oracle - no adaptation), mean Dice = (VS + "
+        "cochlea) / 2. Epoch times are nnU-Net's own (median over the run) on the machine above."
+        + (f"\n\nOver the seeds, mean (min..max):\n\n```\n{summary}\n```" if summary else ""),
+        "\n\n".join(sections), "benchmarks/uda_accuracy/run.py")
     print(text)
 
 
