@@ -90,8 +90,9 @@ def test_full_chain_rounds_summaries_and_stock_predict(past_run):
     for k, q in ((1, 0.6), (2, 0.7)):
         summary = json.loads((fold / "pseudo_labels" / f"round_{k}" / "summary.json").read_text())
         assert summary["q"] == q and summary["cases"] == cases and summary["labels"] == [0, 1, 2]
-        assert summary["selected_fraction"][0] == pytest.approx(q, abs=1e-3)  # background: top-q, no cleaning
-        assert all(f is None or 0 <= f <= q + 1e-3 for f in summary["selected_fraction"])
+        # background: top-q, no cleaning; the whole threshold bin is kept, so ties may add a little
+        assert q - 1e-3 <= summary["selected_fraction"][0] <= q + 0.03
+        assert all(f is None or 0 <= f <= q + 0.03 for f in summary["selected_fraction"])
         assert all(c is None or 0 < c <= 1 for c in summary["mean_confidence"])
         assert len(summary["threshold_confidence"]) == 3
         round_folder = fold / "pseudo_labels" / f"round_{k}"
