@@ -3,11 +3,11 @@
 Steps (each a real command, run in a subprocess with nnU-Net's three folders set to
 sub-folders of the work folder, so the user's own nnU-Net data is never touched):
 
-1. ``nnuda-synth --preset small`` (skipped with ``-i FOLDER``: your CrossMoDA-style folder);
+1. ``nnuda-synth --preset demo`` (skipped with ``-i FOLDER``: your CrossMoDA-style folder);
 2. no adaptation: ``nnuda-convert --modality ceT1`` -> plan/preprocess -> train
-   ``nnUNetTrainer_demo`` -> predict the hrT2 validation scans;
+   ``nnUNetTrainer_quick`` -> predict the hrT2 validation scans;
 3. translation: ``nnuda-translate`` (CycleGAN with its ceT1 -> hrT2 label edits) ->
-   plan/preprocess -> train ``nnUNetTrainerPAST_demo``; its stage-0 checkpoint is the
+   plan/preprocess -> train ``nnUNetTrainerPAST_quick``; its stage-0 checkpoint is the
    "translation only" model (PAST's S_0 is plain supervised training on the translated
    images), its final checkpoint the PAST model -> predict with both;
 4. with ``--oracle`` (phantom data only): nnU-Net trained on the labeled hrT2 scans;
@@ -46,10 +46,14 @@ class DemoSettings:
     ``input``: a CrossMoDA-style folder to run on instead of generated phantoms (labels of
     ``target_validation`` optional: without them the demo writes predictions, no table).
 
-    ``preset``: ``small`` images PAST's region of interest at 0.7-0.8 mm in plane, where
-    the cochlea spans 150-350 voxels and the demo's nnU-Net learns both structures on a
-    CPU (an hrT2-trained model reached VS 0.80, cochlea 0.89 in 2000 iterations; the
-    ``tiny`` preset's 2.5 mm voxels leave the cochlea a few voxels that no model found).
+    ``preset`` and budget: the defaults fit 15 minutes on a 2-core CPU: ``demo`` phantoms
+    (PAST's region of interest at about 1 mm in plane, 8 labeled ceT1 / 8 unlabeled hrT2 /
+    4 hrT2 validation scans), 2000 translator iterations, ``nnUNetTrainer_quick`` and
+    ``nnUNetTrainerPAST_quick`` (1000 iterations, then two PAST rounds of 250). That is
+    enough for the tumour (see the README for what it reaches). :meth:`benchmark_scale` is the benchmarks'
+    scale: ``small`` phantoms at 0.7-0.8 mm, where the cochlea spans 150-350 voxels and an
+    hrT2-trained ``nnUNetTrainer_demo`` (2000 iterations) reached VS 0.80, cochlea 0.89 (the
+    old ``tiny`` preset's 2.5 mm voxels left the cochlea a few voxels that no model found).
 
     ``configuration`` / ``fold``: nnU-Net's ``2d`` on all training cases. On a 2-core CPU a
     ``3d_fullres`` iteration costs several times a ``2d`` one; ``3d_fullres`` is the papers'
@@ -62,21 +66,29 @@ class DemoSettings:
     """
 
     input: Path | None = None
-    preset: str = "small"
+    preset: str = "demo"
     configuration: str = "2d"
     fold: str = "all"
     seed: int = 0
-    n_source: int = 10
-    n_target: int = 10
+    n_source: int = 8
+    n_target: int = 8
     n_validation: int = 4
     translation_iterations: int = 2000
     translation_image_size: int | None = None
     translation_channels: int = 16
     translation_crop_roi: bool | None = None
-    baseline_trainer: str = "nnUNetTrainer_demo"
-    past_trainer: str = "nnUNetTrainerPAST_demo"
+    baseline_trainer: str = "nnUNetTrainer_quick"
+    past_trainer: str = "nnUNetTrainerPAST_quick"
     oracle: bool = False
     device: str = "auto"
+
+    @classmethod
+    def benchmark_scale(cls, **changes) -> "DemoSettings":
+        """The CPU benchmarks' scale (``small`` phantoms, 10 / 10 / 8 scans, 4000 translator
+        iterations, the ``_demo`` trainers: 2000 iterations), with ``changes`` on top."""
+        scale = dict(preset="small", n_source=10, n_target=10, n_validation=8, translation_iterations=4000,
+                     baseline_trainer="nnUNetTrainer_demo", past_trainer="nnUNetTrainerPAST_demo")
+        return cls(**{**scale, **changes})
 
 
 def translation_image_size(target_images: list[Path], crop_roi: bool, limit: int) -> int:
@@ -322,13 +334,17 @@ def demo(workdir: Path, settings: DemoSettings | None = None, overwrite: bool = 
     ] + ([("oracle: convert + train + predict", oracle)] if settings.oracle else [])
     from tqdm import tqdm
 
+    step_minutes = []
     with tqdm(steps, desc="nnuda-demo", unit="step") as bar:
         for name, fn in bar:
             bar.set_postfix_str(name)
+            started = time.time()
             fn()
+            step_minutes.append(f"{name} {(time.time() - started) / 60:.1f}")
     minutes = (time.time() - t0) / 60
     source = f"nnuda-synth preset {p.preset}" if settings.input is None else f"input {p.data}"
-    footer = f"({source}; device: {p.device}; {minutes:.1f} min; work folder {workdir}; log {p.log})"
+    footer = (f"({source}; device: {p.device}; {minutes:.1f} min; work folder {workdir}; log {p.log})\n"
+              f"minutes per step (this call; a resumed step counts only what was left): {'; '.join(step_minutes)}")
     if p.validation_labels is None:
         listing = "\n".join(f"{name:<22} {folder}" for name, folder in preds.items())
         text = f"no {TARGET_VALIDATION_LABELS}/ in {p.data}: predictions written, not scored\n{listing}\n\n{footer}"

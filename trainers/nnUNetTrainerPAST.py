@@ -223,3 +223,10 @@ class nnUNetTrainerPAST_demo(DemoScaleMixin, nnUNetTrainerPAST):
     iterations_per_epoch = 25
     val_iterations_per_epoch = 2
     pseudo_label_mirroring = False
+
+
+class nnUNetTrainerPAST_quick(nnUNetTrainerPAST_demo):
+    """``nnuda-demo``'s 15-minute budget: stage 0 as long as ``nnUNetTrainer_quick`` (1000
+    iterations), then the two rounds of ``nnUNetTrainerPAST_demo``."""
+
+    stage0_epochs = 40

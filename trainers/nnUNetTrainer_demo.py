@@ -5,6 +5,8 @@ import copy
 import torch
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
+from nnunet_uda.semi_supervised_trainer import DebugTrainerMixin
+
 
 class DemoScaleMixin:
     """The demo trainers' network, batch and ending: the plans' architecture (or the trainer's
@@ -70,3 +72,15 @@ class DemoBudgetMixin(DemoScaleMixin):
 class nnUNetTrainer_demo(DemoBudgetMixin, nnUNetTrainer):
     """``nnUNetTrainer`` on the demo's budget, so the no-adaptation baseline (and the oracle)
     is trained exactly like the adapted models, only on other data."""
+
+
+class nnUNetTrainer_quick(nnUNetTrainer_demo):
+    """``nnuda-demo``'s 15-minute budget: 1000 iterations (40 epochs of 25) on the ``demo``
+    phantoms (1 mm in plane). The benchmarks use ``nnUNetTrainer_demo`` (2000 iterations) on
+    the finer ``small`` phantoms, where 1000 iterations left the cochlea unlearned once."""
+
+    demo_epochs = 40
+
+
+class nnUNetTrainer_debug(DebugTrainerMixin, nnUNetTrainer):
+    """Tests of the demo chain: stock training for a few iterations, validation without mirroring."""

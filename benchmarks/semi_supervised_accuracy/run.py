@@ -4,13 +4,12 @@ The shape of the papers' tables 2 and 3: nnU-Net on the labeled 10% alone, each
 semi-supervised trainer on the labeled 10% + the other 90% as unlabeled pool, and nnU-Net
 on all labels (the upper bound). PAST's self-training is run in the same setting with its
 options (round learning rate 0.08 instead of 0.008, pseudo-label cleaning, structure-intensity
-augmentation; ``benchmarks/trainers/``): here its stage 0 is a usable model, which the
-CPU-scale UDA benchmark's is not, so the options can be told apart. The ``_lr08`` and
+augmentation; ``benchmarks/trainers/``). The ``_lr08`` and
 ``_clean`` runs start from the plain run's stage-0 checkpoint. Real commands throughout (nnuda-synth, nnuda-convert
 ``--modality hrT2 --unlabeled --n-labeled N``, nnUNetv2_plan_and_preprocess / _train /
 _predict, nnuda-evaluate); every model trains fold ``all`` (three labeled cases are too few
-for nnU-Net's five folds) with the same budget (the ``_demo`` trainers: 800 iterations,
-narrow network) and segments the same held-out hrT2 validation scans. Writes
+for nnU-Net's five folds) with the same budget (the ``_demo`` trainers: 2000 iterations,
+half-width network) on ``small`` phantoms (the UDA benchmark's scale) and segments the same held-out hrT2 validation scans. Writes
 ``results.md`` beside this script. A second call with the same ``-o`` resumes.
 
 CPU scale (the defaults)::
@@ -41,7 +40,7 @@ FROM_PAST_STAGE0 = ("nnUNetTrainerPAST_demo_lr08", "nnUNetTrainerPAST_demo_clean
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-o", "--output", type=Path, required=True, help="work folder (resumes if it exists)")
-    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--preset", default="small")
     parser.add_argument("-c", "--configuration", default="2d")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-target", type=int, default=30, help="hrT2 training scans (labeled + unlabeled)")
@@ -53,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["nnUNet_extTrainer"] = ext_trainer_path([str(HERE.parent / "trainers")])
     n_labeled = max(1, round(args.labeled_fraction * args.n_target))
-    settings = DemoSettings(preset=args.preset, configuration=args.configuration, seed=args.seed, n_source=2,
+    settings = DemoSettings.benchmark_scale(preset=args.preset, configuration=args.configuration, seed=args.seed, n_source=2,
                             n_target=args.n_target, n_validation=args.n_validation, device=args.device)
     args.output.mkdir(parents=True, exist_ok=True)
     p = Pipeline(args.output, settings)

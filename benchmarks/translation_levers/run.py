@@ -20,7 +20,9 @@ Rows also give the floor (untranslated ceT1), the ceiling for these cases (the p
 paired hrT2 of the same source cases) and the oracle on real hrT2 validation scans.
 Besides the Dice, the mean intensity inside the tumour and the cochlea in z-scores of the
 volume (nnU-Net's normalisation) shows how the structures are drawn, whatever the oracle
-makes of them. Writes ``results.md`` and ``examples.png`` beside this file.
+makes of them. Writes ``results.md`` and ``examples.png`` beside this file;
+``exploration.md`` holds the earlier hand-run comparisons that chose the defaults (crops,
+generators, slice sizes, iteration counts).
 
     python benchmarks/translation_levers/run.py --from /tmp/uda_accuracy/seed_0 -o /tmp/levers
 """
@@ -63,7 +65,7 @@ MIN_TUMOUR_VOXELS = 30
 def levers_pipeline(source: Path, work: Path, seed: int) -> Pipeline:
     """A Pipeline on a copy-free view of a uda_accuracy seed folder: its data, raw datasets,
     preprocessed data and models are used in place, new datasets go to ``work``."""
-    settings = DemoSettings(input=source / "crossmoda", translation_crop_roi=False, seed=seed, oracle=True,
+    settings = DemoSettings.benchmark_scale(input=source / "crossmoda", translation_crop_roi=False, seed=seed, oracle=True,
                             device="cpu")
     p = Pipeline(source, settings)
     p.workdir = work

@@ -105,7 +105,7 @@ def across_seeds(per_seed: dict[int, dict[str, dict]]) -> str:
 
 
 def main() -> None:
-    d = DemoSettings()
+    d = DemoSettings.benchmark_scale()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-o", "--output", type=Path, required=True, help="work folder (resumes if it exists)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed (data, style, training)")
@@ -113,8 +113,8 @@ def main() -> None:
     parser.add_argument("-c", "--configuration", default=d.configuration)
     parser.add_argument("--n-source", type=int, default=d.n_source)
     parser.add_argument("--n-target", type=int, default=d.n_target)
-    parser.add_argument("--n-validation", type=int, default=8)
-    parser.add_argument("--translation-iterations", type=int, default=4000)
+    parser.add_argument("--n-validation", type=int, default=d.n_validation)
+    parser.add_argument("--translation-iterations", type=int, default=d.translation_iterations)
     parser.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
     parser.add_argument("--results", type=Path, default=HERE / "results.md")
     parser.add_argument("--skip", nargs="*", default=[], choices=[*FROM_STAGE0.values(), *OWN_RUN.values()],
@@ -123,7 +123,7 @@ def main() -> None:
     os.environ["nnUNet_extTrainer"] = ext_trainer_path([str(HERE.parent / "trainers")])
     per_seed, sections, settings = {}, [], None
     for seed in args.seeds:
-        settings = DemoSettings(
+        settings = DemoSettings.benchmark_scale(
             preset=args.preset, configuration=args.configuration, seed=seed, n_source=args.n_source,
             n_target=args.n_target, n_validation=args.n_validation,
             translation_iterations=args.translation_iterations, oracle=True, device=args.device,

@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sites (target), target labels for evaluation, paired renders in the other modality, a preview PNG.",
     )
     p.add_argument("-o", "--output", required=True, type=Path, help="folder to create")
-    p.add_argument("--preset", default="tiny", choices=list(PRESETS), help="tiny: tests, small: CPU demo, full: CrossMoDA-sized")
+    p.add_argument("--preset", default="tiny", choices=list(PRESETS), help="tiny: tests; demo: nnuda-demo (about 1 mm, 15 min on a CPU); small: CPU benchmarks (0.7-0.8 mm); full: CrossMoDA-sized")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--n-source", type=int, help="number of labelled ceT1 cases (default: the preset's)")
     p.add_argument("--n-target", type=int, help="number of unlabelled hrT2 training cases")

@@ -1,12 +1,14 @@
-"""Sizes of the generated data: ``tiny`` (tests), ``small`` (CPU demo and benchmarks), ``full``
-(CrossMoDA-sized).
+"""Sizes of the generated data: ``tiny`` (tests), ``demo`` (nnuda-demo), ``small`` (CPU
+benchmarks), ``full`` (CrossMoDA-sized).
 
 ``tiny`` images a field of view of about 100 x 100 x 45 mm around the internal auditory
 canals at 2.2-2.75 mm, where the cochlea is a few voxels: enough to exercise the code,
 too coarse to learn the cochlea. ``small`` images PAST's region of interest, about
 96 x 66 x 42 mm (both cochleae, the cisterns and the tumour), at 0.7-0.82 mm in plane
 and 1.3-1.6 mm slices, so the cochlea spans 150-350 voxels and an nnU-Net learns both
-structures on a CPU in minutes (measured in ``benchmarks/uda_accuracy``). ``full`` images
+structures on a CPU in minutes (measured in ``benchmarks/uda_accuracy``). ``demo`` images the
+same region at 0.96-1.1 mm and 1.8-2 mm slices with fewer cases, for nnuda-demo's 15
+minutes (the cochlea spans 90-170 voxels). ``full`` images
 the whole head in ceT1 and a slab through the posterior fossa in hrT2, with CrossMoDA's
 in-plane matrices (512 ceT1, 448 etz, 384 ldn). A seed varies these grids (see
 :mod:`nnunet_uda.synth.style`).
@@ -85,6 +87,18 @@ PRESETS: dict[str, Preset] = {
             "ldn": GridSpec((118, 80), 0.82, 1.6, (24, 28), _ROI),
         },
         0.8,
+    ),
+    "demo": Preset(
+        "demo",
+        8,
+        8,
+        4,
+        {
+            "ceT1": GridSpec((96, 66), 1.0, 2.0, (20, 22), _ROI),
+            "etz": GridSpec((100, 68), 0.96, 1.8, (22, 24), _ROI),
+            "ldn": GridSpec((88, 60), 1.1, 2.0, (20, 22), _ROI),
+        },
+        1.0,
     ),
     "full": Preset(
         "full",

@@ -73,3 +73,21 @@ def test_demo_batch_and_foreground_oversampling(workspace, monkeypatch):
     assert trainer.batch_size == min(planned, nnUNetTrainer_demo.demo_batch_size)
     assert trainer.oversample_foreground_percent == nnUNetTrainer_demo.demo_oversample_foreground == 0.66
     assert trainer.num_epochs * trainer.num_iterations_per_epoch == 2000
+
+
+def test_quick_trainers_halve_the_budget_and_keep_the_rounds(workspace, monkeypatch):
+    """nnuda-demo's trainers: 1000 iterations; PAST's stage 0 as long, then the _demo rounds."""
+    import torch
+    from nnunetv2.run.run_training import get_trainer_from_args
+
+    from trainer_testing import DATASET_ID, nnunet_env
+
+    for key, value in nnunet_env(workspace).items():
+        if key.startswith("nnUNet_"):
+            monkeypatch.setenv(key, value)
+    quick = get_trainer_from_args(str(DATASET_ID), "3d_fullres", 0, "nnUNetTrainer_quick", device=torch.device("cpu"))
+    assert quick.num_epochs * quick.num_iterations_per_epoch == 1000
+    past = get_trainer_from_args(str(DATASET_ID), "3d_fullres", 0, "nnUNetTrainerPAST_quick", device=torch.device("cpu"))
+    demo = get_trainer_from_args(str(DATASET_ID), "3d_fullres", 0, "nnUNetTrainerPAST_demo", device=torch.device("cpu"))
+    assert past.stage0_epochs * past.num_iterations_per_epoch == 1000
+    assert past.num_epochs - past.stage0_epochs == demo.num_epochs - demo.stage0_epochs == 20
