@@ -46,7 +46,8 @@ class DemoSettings:
     ``input``: a CrossMoDA-style folder to run on instead of generated phantoms (labels of
     ``target_validation`` optional: without them the demo writes predictions, no table).
 
-    ``preset`` and budget: the defaults fit 15 minutes on a 2-core CPU: ``demo`` phantoms
+    ``preset`` and budget: the defaults aim at 15 minutes on a 2-core CPU (measured 15.1
+    without ``--oracle``, 18.3 with it; README): ``demo`` phantoms
     (PAST's region of interest at about 1 mm in plane, 8 labeled ceT1 / 8 unlabeled hrT2 /
     4 hrT2 validation scans), 2000 translator iterations, ``nnUNetTrainer_quick`` and
     ``nnUNetTrainerPAST_quick`` (1000 iterations, then two PAST rounds of 250). That is

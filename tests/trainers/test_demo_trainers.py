@@ -57,8 +57,8 @@ def test_plans_are_not_changed():
     assert cm.network_arch_init_kwargs["features_per_stage"] == FEATURES
 
 
-def test_demo_batch_and_foreground_oversampling(workspace, monkeypatch):
-    """The plans' batch size, capped at demo_batch_size, two thirds of it centred on a structure."""
+def _trainer(workspace, monkeypatch, name: str):
+    """The trainer ``name`` as nnUNetv2_train builds it for the test workspace's dataset (CPU)."""
     import torch
     from nnunetv2.run.run_training import get_trainer_from_args
 
@@ -67,7 +67,12 @@ def test_demo_batch_and_foreground_oversampling(workspace, monkeypatch):
     for key, value in nnunet_env(workspace).items():
         if key.startswith("nnUNet_"):
             monkeypatch.setenv(key, value)
-    trainer = get_trainer_from_args(str(DATASET_ID), "3d_fullres", 0, "nnUNetTrainer_demo", device=torch.device("cpu"))
+    return get_trainer_from_args(str(DATASET_ID), "3d_fullres", 0, name, device=torch.device("cpu"))
+
+
+def test_demo_batch_and_foreground_oversampling(workspace, monkeypatch):
+    """The plans' batch size, capped at demo_batch_size, two thirds of it centred on a structure."""
+    trainer = _trainer(workspace, monkeypatch, "nnUNetTrainer_demo")
     trainer.initialize()
     planned = trainer.plans_manager.get_configuration("3d_fullres").batch_size
     assert trainer.batch_size == min(planned, nnUNetTrainer_demo.demo_batch_size)
@@ -77,17 +82,9 @@ def test_demo_batch_and_foreground_oversampling(workspace, monkeypatch):
 
 def test_quick_trainers_halve_the_budget_and_keep_the_rounds(workspace, monkeypatch):
     """nnuda-demo's trainers: 1000 iterations; PAST's stage 0 as long, then the _demo rounds."""
-    import torch
-    from nnunetv2.run.run_training import get_trainer_from_args
-
-    from trainer_testing import DATASET_ID, nnunet_env
-
-    for key, value in nnunet_env(workspace).items():
-        if key.startswith("nnUNet_"):
-            monkeypatch.setenv(key, value)
-    quick = get_trainer_from_args(str(DATASET_ID), "3d_fullres", 0, "nnUNetTrainer_quick", device=torch.device("cpu"))
+    quick = _trainer(workspace, monkeypatch, "nnUNetTrainer_quick")
     assert quick.num_epochs * quick.num_iterations_per_epoch == 1000
-    past = get_trainer_from_args(str(DATASET_ID), "3d_fullres", 0, "nnUNetTrainerPAST_quick", device=torch.device("cpu"))
-    demo = get_trainer_from_args(str(DATASET_ID), "3d_fullres", 0, "nnUNetTrainerPAST_demo", device=torch.device("cpu"))
+    past = _trainer(workspace, monkeypatch, "nnUNetTrainerPAST_quick")
+    demo = _trainer(workspace, monkeypatch, "nnUNetTrainerPAST_demo")
     assert past.stage0_epochs * past.num_iterations_per_epoch == 1000
     assert past.num_epochs - past.stage0_epochs == demo.num_epochs - demo.stage0_epochs == 20
