@@ -3,17 +3,16 @@ across ranks when every rank sees different data (the trainers' code path, outsi
 
 import json
 import os
-import socket
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import nn
 
 from nnunet_uda.discriminator import FCNDiscriminator
 from nnunet_uda.distributed import average_gradients_, broadcast_module_, unwrap_network
 from nnunet_uda.ema import MeanTeacherNetwork
+from nnuda_testing import run_gloo
 
 WORLD = 2
 
@@ -41,10 +40,7 @@ def max_diff_to_rank0(t: torch.Tensor) -> float:
     return diff.item()
 
 
-def worker(rank: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
-    torch.set_num_threads(1)
+def worker(rank: int, world: int, out: str) -> None:
     torch.manual_seed(rank)  # different initial weights and data on every rank
     net = nn.parallel.DistributedDataParallel(MeanTeacherNetwork(TinySegNet()))  # broadcasts student and teacher
     disc = FCNDiscriminator(3, dim=2, base_channels=4)
@@ -73,18 +69,11 @@ def worker(rank: int, port: int, out: str) -> None:
               "discriminator": max_diff_to_rank0(flat(disc)), "unsynced": max_diff_to_rank0(flat(unsynced))}
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
         json.dump(result, f)
-    dist.destroy_process_group()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
 def test_teacher_and_discriminator_identical_across_ranks(tmp_path):
-    mp.spawn(worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    run_gloo(worker, WORLD, str(tmp_path))
     for rank in range(WORLD):
         r = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert r["student"] == 0 and r["teacher"] == 0 and r["discriminator"] == 0

@@ -2,14 +2,13 @@
 
 import json
 import os
-import socket
 
 import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
+from nnuda_testing import run_gloo
 from trainer_testing import DATASET_ID, DATASET_NAME, nnunet_env
 
 
@@ -50,18 +49,8 @@ def test_iterator_yields_nnunet_batch_plus_unlabeled_batch(workspace, monkeypatc
     stream._finish()
 
 
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def _ddp_worker(rank, world, port, root, out):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+def _ddp_worker(rank, world, root, out):
     set_env(root)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
     from nnunet_uda.self_training import dataset_json_with_ignore_label, label_round
@@ -96,12 +85,11 @@ def _ddp_worker(rank, world, port, root, out):
     dist.all_gather_object(gathered, result)
     if r == 0:
         out.write_text(json.dumps(gathered))
-    dist.destroy_process_group()
 
 
 def test_ddp_shards_and_split_pseudo_labelling_on_two_gloo_ranks(workspace, tmp_path):
     out = tmp_path / "result.json"
-    mp.spawn(_ddp_worker, args=(2, _free_port(), workspace, out), nprocs=2, join=True)
+    run_gloo(_ddp_worker, 2, workspace, out)
     r0, r1 = json.loads(out.read_text())
     pool = sorted(["tgt_00", "tgt_01", "tgt_02"])
     # the pool was preprocessed in disjoint shares

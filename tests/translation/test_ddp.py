@@ -6,62 +6,48 @@ One spawn runs every check (starting processes costs more than the steps).
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import sys
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from nnuda_testing import run_gloo  # noqa: E402
 
-def _worker(rank: int, world: int, port: int, tmp: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        from nnunet_uda.translation.config import SliceConfig
-        from nnunet_uda.translation.gan_utils import broadcast_module
-        from nnunet_uda.translation.models import build_model
-        from nnunet_uda.translation.slices import SliceSet
-        from nnunet_uda.translation.train import RunOptions, train
-        from translation_helpers import small_cyclegan, small_nicegan
 
-        result = {}
-        for make, size in ((small_cyclegan, 32), (small_nicegan, 48)):
-            cfg = make(iterations=3, slices=SliceConfig(image_size=size, spacing=1.0))
-            torch.manual_seed(100 + rank)  # different initial weights per rank: the broadcast must fix them
-            m = build_model(cfg)
-            for net in m.children():
-                broadcast_module(net)
-            start = {k: v.clone() for k, v in m.state_dict().items()}
-            g = torch.Generator().manual_seed(rank)
-            for _ in range(3):
-                a = torch.rand(1, 1, size, size, generator=g) * 2 - 1
-                b = torch.rand(1, 1, size, size, generator=g) * 2 - 1
-                m.train_step(a, b, None, contextlib.nullcontext)
-            result[cfg.model] = {"start": start, "end": m.state_dict(), "data": a}
+def _worker(rank: int, world: int, tmp: str) -> None:
+    from nnunet_uda.translation.config import SliceConfig
+    from nnunet_uda.translation.gan_utils import broadcast_module
+    from nnunet_uda.translation.models import build_model
+    from nnunet_uda.translation.slices import SliceSet
+    from nnunet_uda.translation.train import RunOptions, train
+    from translation_helpers import small_cyclegan, small_nicegan
+
+    result = {}
+    for make, size in ((small_cyclegan, 32), (small_nicegan, 48)):
+        cfg = make(iterations=3, slices=SliceConfig(image_size=size, spacing=1.0))
+        torch.manual_seed(100 + rank)  # different initial weights per rank: the broadcast must fix them
+        m = build_model(cfg)
+        for net in m.children():
+            broadcast_module(net)
+        start = {k: v.clone() for k, v in m.state_dict().items()}
         g = torch.Generator().manual_seed(rank)
-        src = SliceSet(torch.rand(6, 1, 32, 32, generator=g).half() * 2 - 1, None, torch.zeros(6, dtype=torch.long), ["a"])
-        tgt = SliceSet(torch.rand(6, 1, 32, 32, generator=g).half() * 2 - 1, None, torch.zeros(6, dtype=torch.long), ["b"])
-        cfg = small_cyclegan(iterations=3, slices=SliceConfig(image_size=32, spacing=1.0))
-        train(cfg, src, tgt, Path(tmp) / "run", "cpu", RunOptions(progress=False, save_every=2, sample_every=10**9, log_every=1))
-        torch.save(result, Path(tmp) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        for _ in range(3):
+            a = torch.rand(1, 1, size, size, generator=g) * 2 - 1
+            b = torch.rand(1, 1, size, size, generator=g) * 2 - 1
+            m.train_step(a, b, None, contextlib.nullcontext)
+        result[cfg.model] = {"start": start, "end": m.state_dict(), "data": a}
+    g = torch.Generator().manual_seed(rank)
+    src = SliceSet(torch.rand(6, 1, 32, 32, generator=g).half() * 2 - 1, None, torch.zeros(6, dtype=torch.long), ["a"])
+    tgt = SliceSet(torch.rand(6, 1, 32, 32, generator=g).half() * 2 - 1, None, torch.zeros(6, dtype=torch.long), ["b"])
+    cfg = small_cyclegan(iterations=3, slices=SliceConfig(image_size=32, spacing=1.0))
+    train(cfg, src, tgt, Path(tmp) / "run", "cpu", RunOptions(progress=False, save_every=2, sample_every=10**9, log_every=1))
+    torch.save(result, Path(tmp) / f"rank{rank}.pt")
 
 
 def test_ranks_stay_identical(tmp_path):
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    run_gloo(_worker, 2, str(tmp_path))
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1))
     for model in ("cyclegan", "nicegan"):
         a, b = r0[model], r1[model]
