@@ -3,13 +3,11 @@
 import json
 import os
 
-import numpy as np
-import pytest
 import torch
 import torch.distributed as dist
 
 from nnuda_testing import run_gloo
-from trainer_testing import DATASET_ID, DATASET_NAME, nnunet_env
+from trainer_testing import DATASET_ID, nnunet_env
 
 
 def set_env(root, monkeypatch=None):
