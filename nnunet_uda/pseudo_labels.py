@@ -117,6 +117,20 @@ def class_thresholds(histogram: np.ndarray, q: float) -> np.ndarray:
     return thresholds
 
 
+def group_thresholds(histograms: dict[str, np.ndarray], group_of: dict[str, str], q: float) -> dict[str, np.ndarray]:
+    """:func:`class_thresholds` of each group of scans: ``{group: thresholds}`` from the sum of
+    its scans' histograms (``histograms[scan]``, ``group_of[scan]``).
+
+    Groups are the domains of X_c: over their union, the domain a network is surer of fills
+    the top q of a class and the other keeps little of it; per group, each keeps its own top q.
+    """
+    groups: dict[str, np.ndarray] = {}
+    for scan in sorted(histograms):
+        g = group_of[scan]
+        groups[g] = groups[g] + histograms[scan] if g in groups else histograms[scan].copy()
+    return {g: class_thresholds(h, q) for g, h in sorted(groups.items())}
+
+
 def select_by_thresholds(prediction: np.ndarray, bins: np.ndarray, thresholds: np.ndarray,
                          ignore_label: int) -> tuple[np.ndarray, SelectionStats]:
     """Keep each voxel whose confidence bin reaches its predicted class's threshold.

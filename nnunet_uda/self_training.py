@@ -28,8 +28,8 @@ from nnunetv2.preprocessing.preprocessors.default_preprocessor import DefaultPre
 from nnunetv2.training.dataloading.nnunet_dataset import comp_blosc2_params, infer_dataset_class, nnUNetDatasetBlosc2
 from tqdm import tqdm
 
-from nnunet_uda.pseudo_labels import (CleaningRule, SelectionStats, bin_confidence, class_thresholds,
-                                      confidence_histogram, confidence_scores, make_pseudo_label)
+from nnunet_uda.pseudo_labels import (CleaningRule, SelectionStats, bin_confidence, confidence_histogram,
+                                      confidence_scores, group_thresholds, make_pseudo_label)
 
 SUMMARY_FILE = "summary.json"
 
@@ -195,9 +195,11 @@ def label_round(
     world_size: int = 1,
     barrier: Callable[[], None] = lambda: None,
     progress: bool = True,
+    groups: dict[str, str] | None = None,
 ) -> dict:
     """Pseudo-label every case of X_c for one round (PAST Algorithm 1, line 7), with class
-    thresholds over the whole of X_c (:mod:`nnunet_uda.pseudo_labels`).
+    thresholds over the whole of X_c (:mod:`nnunet_uda.pseudo_labels`), or over each group
+    of cases on its own (``groups``).
 
     Two passes, each resumable case by case:
 
@@ -221,13 +223,26 @@ def label_round(
         cleaning: optional anatomical cleaning.
         rank, world_size, barrier: DDP; rank r predicts and labels ``sorted(cases)[r::world_size]``,
             rank 0 writes the thresholds and ``summary.json``.
+        groups: ``case -> group name`` (every case); each group gets class thresholds of its
+            own, so every group keeps the top q of its own voxels of each class. Used for
+            the two domains of X_c (translated source, target): over their union, the
+            domain the network is surer of (the one it was trained on) fills the top q of
+            a class, and the other domain keeps little of it. None: one group, ``"all"``.
 
     Returns:
         The round summary (also in ``folder/summary.json``): per class the selected
-        fraction, mean confidence and threshold, the cases, q.
+        fraction, mean confidence and threshold (per group), the cases, q; ``groups``
+        holds the same counts per group.
+
+    Raises:
+        ValueError: ``groups`` misses a case.
     """
     if not label_manager.has_ignore_label:
         raise ValueError("label_round needs a label manager with an ignore label")
+    group_of = {case: "all" for case in cases} if groups is None else dict(groups)
+    missing = sorted(set(cases) - set(group_of))
+    if missing:
+        raise ValueError(f"groups has no entry for {len(missing)} case(s), e.g. {missing[:3]}")
     folder = Path(folder)
     scores = folder / SCORES_FOLDER
     num_classes = len(label_manager.all_labels)
@@ -241,28 +256,32 @@ def label_round(
             _score_case(case, cases[case], scores, predict_probabilities, num_classes)
         barrier()
         if rank == 0 and not (folder / THRESHOLDS_FILE).is_file():
-            histogram = sum(np.load(scores / f"{case}.npy") for case in sorted(cases))
-            thresholds = class_thresholds(histogram, q)
-            record = {"q": q, "bins": thresholds.tolist(), "confidence": bin_confidence(thresholds - 0.5).tolist()}
+            histograms = {c: np.load(scores / f"{c}.npy") for c in cases}
+            record = {"q": q, "groups": {g: {"bins": t.tolist(), "confidence": bin_confidence(t - 0.5).tolist()}
+                                         for g, t in group_thresholds(histograms, group_of, q).items()}}
             _atomic_write_bytes(folder / THRESHOLDS_FILE, json.dumps(record).encode())
         barrier()
-        thresholds = np.asarray(json.loads((folder / THRESHOLDS_FILE).read_text())["bins"])
+        thresholds = json.loads((folder / THRESHOLDS_FILE).read_text())["groups"]
         todo = [c for c in mine if not label_case_done(folder, c)]
         for case in tqdm(todo, desc=f"pseudo-labels q={q:g} (rank {rank})", unit="case",
                          disable=not progress or not todo):
             prediction, bins = blosc2.open(str(scores / f"{case}.b2nd"), mode="r")[:]
-            label, stats = make_pseudo_label(prediction, bins, thresholds, label_manager.ignore_label, cleaning)
+            label, stats = make_pseudo_label(prediction, bins, np.asarray(thresholds[group_of[case]]["bins"]),
+                                             label_manager.ignore_label, cleaning)
             properties = load_pickle(join(str(cases[case]), case + ".pkl"))
             _write_label_case(folder, case, label[None], properties, label_manager, patch_size)
             _atomic_write_bytes(folder / f"{case}.json", json.dumps(stats.__dict__).encode())
         barrier()
         if rank == 0:
-            total = SelectionStats.zeros(num_classes)
+            per_group = {g: SelectionStats.zeros(num_classes) for g in sorted(set(group_of[c] for c in cases))}
             for case in sorted(cases):
-                total = total + SelectionStats(**json.loads((folder / f"{case}.json").read_text()))
+                per_group[group_of[case]] += SelectionStats(**json.loads((folder / f"{case}.json").read_text()))
+            total = sum(per_group.values(), SelectionStats.zeros(num_classes))
+            thresholds = json.loads((folder / THRESHOLDS_FILE).read_text())["groups"]
             summary = {"q": q, "num_cases": len(cases), "cases": sorted(cases),
                        "labels": [int(c) for c in label_manager.all_labels], **total.summary(),
-                       "threshold_confidence": json.loads((folder / THRESHOLDS_FILE).read_text())["confidence"]}
+                       "threshold_confidence": {g: t["confidence"] for g, t in thresholds.items()},
+                       "groups": {g: stats.summary() for g, stats in per_group.items()}}
             _atomic_write_bytes(folder / SUMMARY_FILE, json.dumps(summary, indent=2).encode())
             shutil.rmtree(scores, ignore_errors=True)
         barrier()

@@ -57,6 +57,7 @@ class nnUNetTrainerPAST(nnUNetTrainer):
     val_iterations_per_epoch = 50
     keep_source_labels = False
     clean_pseudo_labels = False
+    thresholds_per_domain = False
     structure_augmentation_p = 0.0
     structure_scale_ranges = {"VS": (1.2, 2.0), "cochlea": (0.5, 1.0)}
     pseudo_label_mirroring = True
@@ -161,6 +162,13 @@ class nnUNetTrainerPAST(nnUNetTrainer):
         cases.update({k: str(self.unlabeled_folder) for k in self.unlabeled_ids})
         return cases
 
+    def _threshold_groups(self) -> dict | None:
+        """With ``thresholds_per_domain``, translated source cases and target cases each get
+        class thresholds of their own (see ``label_round``); otherwise one set over X_c."""
+        if not self.thresholds_per_domain:
+            return None
+        return {case: "target" if case in set(self.unlabeled_ids) else "source" for case in self._pseudo_label_cases()}
+
     def _cleaning_rule(self):
         if not self.clean_pseudo_labels:
             return None
@@ -183,16 +191,26 @@ class nnUNetTrainerPAST(nnUNetTrainer):
             self._pseudo_label_cases(), self._round_folder(stage),
             lambda image: torch.softmax(predictor.predict_sliding_window_return_logits(image).float(), 0),
             self.schedule.q(stage), self.pseudo_label_manager, tuple(self.configuration_manager.patch_size),
-            self._cleaning_rule(), rank, world, barrier, progress=rank == 0)
+            self._cleaning_rule(), rank, world, barrier, progress=rank == 0, groups=self._threshold_groups())
         self.set_deep_supervision_enabled(self.enable_deep_supervision)
         self.print_to_log_file(f"round {stage}: q={summary['q']}, selected fraction per class "
                                f"{summary['selected_fraction']}, mean confidence {summary['mean_confidence']}")
+        for group, stats in summary["groups"].items():
+            self.print_to_log_file(f"round {stage}, {group}: voxels predicted per class {stats['predicted_voxels']}, "
+                                   f"kept {stats['selected_voxels']}")
 
 
 class nnUNetTrainerPAST_clean(nnUNetTrainerPAST):
     """PAST with anatomical pseudo-label cleaning (one VS component, one cochlea per side)."""
 
     clean_pseudo_labels = True
+
+
+class nnUNetTrainerPAST_perDomain(nnUNetTrainerPAST):
+    """PAST with class thresholds per domain: the translated source cases and the target cases
+    each keep the top q of their own voxels of every class."""
+
+    thresholds_per_domain = True
 
 
 class nnUNetTrainerPAST_structAug(nnUNetTrainerPAST):
@@ -209,6 +227,7 @@ class nnUNetTrainerPAST_debug(NoMirrorValidationMixin, nnUNetTrainerPAST):
     iterations_per_epoch = 2
     val_iterations_per_epoch = 1
     clean_pseudo_labels = True
+    thresholds_per_domain = True
     structure_augmentation_p = 0.5
     pseudo_label_mirroring = False
 

@@ -1,8 +1,8 @@
 """PAST variants of the accuracy benchmarks (found through ``nnUNet_extTrainer``, which the
 benchmarks' run.py set).
 
-Each changes one thing of ``nnUNetTrainerPAST_demo``. The benchmarks start the ``_lr08``
-and ``_clean`` runs from the stage-0 checkpoint of ``nnUNetTrainerPAST_demo`` (their stage 0
+Each changes one thing of ``nnUNetTrainerPAST_demo``. The benchmarks start the ``_lr08``,
+``_clean`` and ``_perDomain`` runs from the stage-0 checkpoint of ``nnUNetTrainerPAST_demo`` (their stage 0
 would be identical), so they differ from PAST only in the rounds.
 """
 
@@ -19,6 +19,12 @@ class nnUNetTrainerPAST_demo_clean(nnUNetTrainerPAST_demo):
     """Anatomical pseudo-label cleaning (one VS component, one cochlea per side)."""
 
     clean_pseudo_labels = True
+
+
+class nnUNetTrainerPAST_demo_perDomain(nnUNetTrainerPAST_demo):
+    """Class thresholds per domain (translated source, target) instead of over all of X_c."""
+
+    thresholds_per_domain = True
 
 
 class nnUNetTrainerPAST_demo_structAug(nnUNetTrainerPAST_demo):

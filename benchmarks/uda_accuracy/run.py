@@ -15,7 +15,8 @@ Arms (all on the seed's translated dataset unless said otherwise):
 - no adaptation: ``nnUNetTrainer_demo`` on ceT1;
 - translation only: stage 0 (``checkpoint_stage0.pth``) of ``nnUNetTrainerPAST_demo``;
 - PAST: ``nnUNetTrainerPAST_demo`` (K = 2, round learning rate 0.008);
-- PAST + pseudo-label cleaning: from the same stage-0 checkpoint (``benchmarks/trainers/``);
+- PAST + pseudo-label cleaning, PAST with class thresholds per domain: from the same stage-0
+  checkpoint (``benchmarks/trainers/``);
 - mean teacher, MixMatch, DMNet (``_demo`` variants): labeled translated + unlabeled hrT2;
 - oracle: ``nnUNetTrainer_demo`` on labeled hrT2 (only phantom data has these labels).
 
@@ -41,7 +42,8 @@ from nnunet_uda.env import ext_trainer_path
 from nnunet_uda.errors import InputError
 
 HERE = Path(__file__).resolve().parent
-FROM_STAGE0 = {"PAST + cleaning": "nnUNetTrainerPAST_demo_clean"}
+FROM_STAGE0 = {"PAST + cleaning": "nnUNetTrainerPAST_demo_clean",
+               "PAST, thresholds per domain": "nnUNetTrainerPAST_demo_perDomain"}
 OWN_RUN = {"mean teacher": "nnUNetTrainerMeanTeacher_demo",
            "MixMatch": "nnUNetTrainerMixMatch_demo",
            "DMNet": "nnUNetTrainerDMNet_demo"}

@@ -94,7 +94,11 @@ def test_full_chain_rounds_summaries_and_stock_predict(past_run):
         assert q - 1e-3 <= summary["selected_fraction"][0] <= q + 0.03
         assert all(f is None or 0 <= f <= q + 0.03 for f in summary["selected_fraction"])
         assert all(c is None or 0 < c <= 1 for c in summary["mean_confidence"])
-        assert len(summary["threshold_confidence"]) == 3
+        # the debug trainer thresholds per domain: each domain keeps its own top q of background
+        assert set(summary["threshold_confidence"]) == set(summary["groups"]) == {"source", "target"}
+        assert all(len(t) == 3 for t in summary["threshold_confidence"].values())
+        for group in summary["groups"].values():
+            assert q - 1e-3 <= group["selected_fraction"][0] <= q + 0.03
         round_folder = fold / "pseudo_labels" / f"round_{k}"
         assert (round_folder / "thresholds.json").is_file() and not (round_folder / "scores").exists()
     label = blosc2.open(str(fold / "pseudo_labels" / "round_1" / "tgt_00_seg.b2nd"))[:]

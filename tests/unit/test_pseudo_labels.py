@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from nnunet_uda.pseudo_labels import (CONFIDENCE_BINS, CleaningRule, bin_confidence, class_thresholds, cleaning_mask,
-                                      confidence_histogram, confidence_scores, make_pseudo_label, num_to_keep,
-                                      select_by_thresholds)
+                                      confidence_histogram, confidence_scores, group_thresholds, make_pseudo_label,
+                                      num_to_keep, select_by_thresholds)
 
 
 def softmax(logits):
@@ -75,6 +75,33 @@ def test_threshold_is_over_the_data_set_not_per_scan():
     # per scan, the same rule would have kept part of the false positive
     alone, _ = select([doubtful], 0.7, ignore_label=2)
     assert (alone[0][0] == 1).sum() == num_to_keep(4, 0.7)
+
+
+def test_per_group_thresholds_let_the_less_sure_domain_keep_its_own_top_q():
+    # "source": a tumour of 10 voxels at 0.999; "target": a tumour of 10 voxels at 0.7..0.8
+    source = np.zeros((2, 30))
+    source[1, :10], source[0, 10:] = 0.999, 0.999
+    source[0, :10], source[1, 10:] = 0.001, 0.001
+    target = np.zeros((2, 30))
+    target[1, :10] = np.linspace(0.7, 0.8, 10)
+    target[0, 10:] = 0.999
+    target[0, :10], target[1, 10:] = 1 - target[1, :10], 0.001
+    scores = {name: confidence_scores(p) for name, p in (("src", source), ("tgt", target))}
+    histograms = {name: confidence_histogram(pred, bins, 2) for name, (pred, bins) in scores.items()}
+    union = group_thresholds(histograms, {"src": "all", "tgt": "all"}, 0.5)["all"]
+    per_domain = group_thresholds(histograms, {"src": "source", "tgt": "target"}, 0.5)
+    assert set(per_domain) == {"source", "target"}
+
+    def kept_tumour(name, thresholds):
+        label, _ = select_by_thresholds(*scores[name], thresholds, ignore_label=2)
+        return int((label == 1).sum())
+
+    # over the union the sure source fills the top half of the tumour class: the target keeps none
+    assert kept_tumour("src", union) == 10 and kept_tumour("tgt", union) == 0
+    # per domain each keeps the top half of its own tumour voxels (the whole bin of ties at the source)
+    assert kept_tumour("src", per_domain["source"]) == 10 and kept_tumour("tgt", per_domain["target"]) == 5
+    # one group is the data-set rule itself
+    assert np.array_equal(union, class_thresholds(histograms["src"] + histograms["tgt"], 0.5))
 
 
 def test_a_class_nobody_predicts_keeps_nothing():
