@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
+import torch
 
 from trainer_testing import BIN, DATASET_ID, DATASET_NAME, nnunet_env, phantom, run
 
@@ -120,3 +121,29 @@ def test_entrypoint_runs_nnuda_submit_without_docker(trained, tmp_path):
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     written = sorted(x.name for x in (tmp_path / "output").iterdir())
     assert written == ["crossmoda2021_etz_2_Label.nii.gz", "crossmoda2021_ldn_1_Label.nii.gz", "scan_3_Label.nii.gz"]
+
+
+def test_resenc_past_model_combined_with_the_plain_one(trained, tmp_path):
+    """Item of the README: nnU-Net's residual-encoder preset trained with our PAST trainer, then
+    VS from it and cochlea from the plain U-Net in one submission."""
+    env = nnunet_env(trained)
+    run(["nnUNetv2_plan_experiment", "-d", str(DATASET_ID), "-pl", "nnUNetPlannerResEncM"], env)
+    run(["nnUNetv2_preprocess", "-d", str(DATASET_ID), "-plans_name", "nnUNetResEncUNetMPlans", "-c", "3d_fullres",
+         "-np", "1"], env)
+    run(["nnUNetv2_train", str(DATASET_ID), "3d_fullres", "0", "-tr", "nnUNetTrainerPAST_debug",
+         "-p", "nnUNetResEncUNetMPlans", "-device", "cpu"], env)
+    folder = trained / "results" / DATASET_NAME / "nnUNetTrainerPAST_debug__nnUNetResEncUNetMPlans__3d_fullres"
+    ckpt = torch.load(folder / "fold_0" / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    assert "ResidualEncoderUNet" in json.dumps(ckpt["init_args"]["plans"]["configurations"]["3d_fullres"]["architecture"])
+    inp = tmp_path / "input"
+    scans(inp)
+    (inp / "crossmoda2021_etz_9_hrT2.nii.gz").unlink()
+    resenc = {"dataset": DATASET_ID, "trainer": "nnUNetTrainerPAST_debug", "configuration": "3d_fullres",
+              "plans": "nnUNetResEncUNetMPlans", "folds": [0]}
+    (tmp_path / "models.json").write_text(json.dumps(
+        {"groups": [{"name": "resenc", "structures": ["VS"], "models": [resenc]},
+                    {"name": "plain", "structures": ["cochlea"], "models": [model(0)]}]}))
+    submit(trained, inp, tmp_path / "out", str(tmp_path / "models.json"), extra=("--summary", str(tmp_path / "s.json")))
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert len(summary) == 3 and all(r["groups"] == {"VS": "resenc", "cochlea": "plain"} for r in summary.values())
+    assert len(labels(tmp_path / "out")) == 3
