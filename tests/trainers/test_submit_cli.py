@@ -121,6 +121,16 @@ def test_entrypoint_runs_nnuda_submit_without_docker(trained, tmp_path):
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     written = sorted(x.name for x in (tmp_path / "output").iterdir())
     assert written == ["crossmoda2021_etz_2_Label.nii.gz", "crossmoda2021_ldn_1_Label.nii.gz", "scan_3_Label.nii.gz"]
+    # a second run refuses to replace them; with --continue it skips the finished scans
+    before = {f.name: f.stat().st_mtime_ns for f in (tmp_path / "output").iterdir()}
+    again = subprocess.run(["bash", str(REPO / "docker" / "entrypoint.sh")], env=env, capture_output=True, text=True)
+    assert again.returncode == 2 and "pass --overwrite" in again.stderr
+    (tmp_path / "output" / "scan_3_Label.nii.gz").unlink()
+    again = subprocess.run(["bash", str(REPO / "docker" / "entrypoint.sh"), "--continue"], env=env, capture_output=True,
+                           text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    after = {f.name: f.stat().st_mtime_ns for f in (tmp_path / "output").iterdir()}
+    assert sorted(after) == written and all(after[n] == t for n, t in before.items() if n != "scan_3_Label.nii.gz")
 
 
 def test_resenc_past_model_combined_with_the_plain_one(trained, tmp_path):
