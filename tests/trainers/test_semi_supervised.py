@@ -11,13 +11,14 @@ from trainer_testing import DATASET_ID, nnunet_env
 
 
 def set_env(root, monkeypatch=None):
-    for k, v in nnunet_env(root).items():
-        if k.startswith("nnUNet_"):
-            if monkeypatch:
-                monkeypatch.setenv(k, v)
-            else:
-                os.environ[k] = v
-    os.environ["nnUNet_n_proc_DA"] = "0"
+    """nnU-Net's variables for this process; through ``monkeypatch`` in the pytest process, so none leak."""
+    env = {k: v for k, v in nnunet_env(root).items() if k.startswith("nnUNet_")}
+    env["nnUNet_n_proc_DA"] = "0"
+    for k, v in env.items():
+        if monkeypatch:
+            monkeypatch.setenv(k, v)
+        else:
+            os.environ[k] = v
 
 
 def make_trainer():
@@ -30,7 +31,6 @@ def make_trainer():
 
 def test_iterator_yields_nnunet_batch_plus_unlabeled_batch(workspace, monkeypatch):
     set_env(workspace, monkeypatch)
-    monkeypatch.setenv("nnUNet_n_proc_DA", "0")
     from nnunet_uda.semi_supervised import LabeledUnlabeledIterator, prepare_unlabeled_pool, unlabeled_dataloader
 
     trainer = make_trainer()

@@ -44,11 +44,15 @@ def phantom(seed: int, target: bool) -> tuple[sitk.Image, sitk.Image]:
 
 
 def nnunet_env(root: Path) -> dict[str, str]:
-    """Environment for nnU-Net subprocesses: our three paths, nnUNet_extTrainer from nnuda-env, CPU limits."""
+    """Environment for nnU-Net subprocesses: our three paths, nnUNet_extTrainer from nnuda-env, CPU limits.
+
+    ``nnUNet_n_proc_DA`` is pinned to 1 whatever the calling process has: nnU-Net's ResEnc planners pass it to
+    ``torch.set_num_threads``, which refuses 0.
+    """
     env = dict(os.environ)
     env.update(nnUNet_raw=str(root / "raw"), nnUNet_preprocessed=str(root / "preprocessed"),
                nnUNet_results=str(root / "results"), nnUNet_compile="false", nnUNet_def_n_proc="1",
-               OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+               nnUNet_n_proc_DA="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     env.pop("nnUNet_extTrainer", None)
     export = subprocess.run([str(BIN / "nnuda-env")], env=env, capture_output=True, text=True, check=True).stdout
     line = next(l for l in export.splitlines() if l.startswith("export nnUNet_extTrainer="))
