@@ -1,10 +1,10 @@
 """Single models vs ensembles through ``nnuda-submit``, with and without post-processing.
 
-Reuses the models of a ``benchmarks/uda_accuracy`` seed folder (translation only = PAST's
-stage-0 checkpoint, PAST, PAST + cleaning, PAST with thresholds per domain; nnU-Net 2d,
-fold ``all``) and scores each submission on the seed's hrT2 validation scans (Dice, ASSD)::
+Reuses the models of ``benchmarks/uda_accuracy`` seed folders (translation only = PAST's
+stage-0 checkpoint, PAST, PAST + cleaning; nnU-Net 2d, fold ``all``) and scores each
+submission on the seed's hrT2 validation scans (Dice, ASSD)::
 
-    python benchmarks/submission/run.py --from /tmp/uda_accuracy/seed_0 -o /tmp/submission
+    python benchmarks/submission/run.py --from /tmp/uda_accuracy/seed_0 /tmp/uda_accuracy/seed_1 -o /tmp/submission
 
 Every arm is one real ``nnuda-submit`` run (the phantoms image only PAST's region of
 interest, so ``--no-roi``); each post-processing option is then applied to its label maps
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -38,17 +39,24 @@ def model(trainer: str, checkpoint: str = "checkpoint_final.pth") -> dict:
             "checkpoint": checkpoint}
 
 
-PAST, CLEAN, PER_DOMAIN = "nnUNetTrainerPAST_demo", "nnUNetTrainerPAST_demo_clean", "nnUNetTrainerPAST_demo_perDomain"
-ARMS = {
-    "translation only": [{"name": "stage0", "models": [model(PAST, "checkpoint_stage0.pth")]}],
-    "PAST": [{"name": "past", "models": [model(PAST)]}],
-    "PAST + cleaning": [{"name": "clean", "models": [model(CLEAN)]}],
-    "PAST, thresholds per domain": [{"name": "domain", "models": [model(PER_DOMAIN)]}],
-    "mean of the three PAST models": [{"name": "mean", "models": [model(PAST), model(CLEAN), model(PER_DOMAIN)]}],
-    "label-wise: VS from PAST + cleaning, cochlea from PAST": [
-        {"name": "vs", "structures": ["VS"], "models": [model(CLEAN)]},
-        {"name": "cochlea", "structures": ["cochlea"], "models": [model(PAST)]}],
-}
+STAGE0, PAST, CLEAN = "nnUNetTrainerPAST_demo", "nnUNetTrainerPAST_demo", "nnUNetTrainerPAST_demo_clean"
+
+
+def arms(past: str) -> dict[str, list]:
+    """Model groups of every arm; ``past`` is the trainer folder of the PAST model."""
+    stage0 = model(STAGE0, "checkpoint_stage0.pth")
+    return {
+        "translation only": [{"name": "stage0", "models": [stage0]}],
+        "PAST": [{"name": "past", "models": [model(past)]}],
+        "PAST + cleaning": [{"name": "clean", "models": [model(CLEAN)]}],
+        "mean of translation only, PAST, PAST + cleaning": [
+            {"name": "mean", "models": [stage0, model(past), model(CLEAN)]}],
+        "label-wise: VS from mean of translation only + PAST, cochlea from PAST": [
+            {"name": "vs", "structures": ["VS"], "models": [stage0, model(past)]},
+            {"name": "cochlea", "structures": ["cochlea"], "models": [model(past)]}],
+    }
+
+
 POST = {"none": PostProcessing(), "largest VS": PostProcessing(largest_vs=True),
         "cochlea per side": PostProcessing(cochlea_per_side=True),
         "both": PostProcessing(largest_vs=True, cochlea_per_side=True)}
@@ -86,42 +94,59 @@ def post_processed(folder: Path, post: PostProcessing, name: str) -> Path:
     return dst
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--from", dest="seed_dir", type=Path, required=True, help="a uda_accuracy seed folder")
-    parser.add_argument("-o", "--output", type=Path, required=True)
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--results", type=Path, default=HERE / "results.md")
-    args = parser.parse_args()
-    import os
-
+def score_seed(seed_dir: Path, out: Path, past: str, device: str) -> tuple[dict, str]:
+    """Every arm x post-processing on one seed: ``(summaries by (arm, post), table)``."""
     env = dict(os.environ)
-    root = args.seed_dir / "nnunet"
+    root = seed_dir / "nnunet"
     env.update(nnUNet_raw=str(root / "raw"), nnUNet_preprocessed=str(root / "preprocessed"),
                nnUNet_results=str(root / "results"))
-    args.output.mkdir(parents=True, exist_ok=True)
-    gt = args.seed_dir / "crossmoda" / "target_validation_labels"
-    lines = [f"{'submission':56} {'post-processing':17} {'VS Dice':>8} {'coch Dice':>9} {'VS ASSD':>8} "
+    out.mkdir(parents=True, exist_ok=True)
+    gt = seed_dir / "crossmoda" / "target_validation_labels"
+    lines = [f"{'submission':72} {'post-processing':17} {'VS Dice':>8} {'coch Dice':>9} {'VS ASSD':>8} "
              f"{'coch ASSD':>9} {'mean Dice':>9} {'s/scan':>7}"]
     rows = {}
-    for name, groups in ARMS.items():
-        folder, seconds = run_arm(name, groups, args.seed_dir, args.output, env, args.device)
+    for name, groups in arms(past).items():
+        folder, seconds = run_arm(name, groups, seed_dir, out, env, device)
         for post_name, post in POST.items():
             s = summarize(evaluate_folder(post_processed(folder, post, post_name), gt))
             st = s["structures"]
             rows[(name, post_name)] = s
-            lines.append(f"{name:56} {post_name:17} {st['VS']['dice']['mean']:8.3f} {st['cochlea']['dice']['mean']:9.3f} "
+            lines.append(f"{name:72} {post_name:17} {st['VS']['dice']['mean']:8.3f} {st['cochlea']['dice']['mean']:9.3f} "
                          f"{st['VS']['assd']['mean']:8.2f} {st['cochlea']['assd']['mean']:9.2f} "
                          f"{s['overall']['dice']['mean']:9.3f} {seconds:7.2f}")
-    table = "\n".join(lines)
-    print(table)
-    (args.output / "summaries.json").write_text(json.dumps({f"{a} | {p}": s for (a, p), s in rows.items()}, indent=1))
-    note = (f"Models of {args.seed_dir} (uda_accuracy, small preset, nnU-Net 2d, fold all), scored on its "
-            f"{s['n_cases']} hrT2 validation scans. Mean over cases; ASSD in mm (350 for an empty prediction). "
-            "s/scan: median seconds per scan of nnuda-submit (reading, all models of the arm with mirroring, "
-            "writing) on the machine above, while nothing else ran unless said below.")
+    (out / "summaries.json").write_text(json.dumps({f"{a} | {p}": s for (a, p), s in rows.items()}, indent=1))
+    return rows, "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--from", dest="seed_dirs", type=Path, nargs="+", required=True,
+                        help="uda_accuracy seed folders")
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.add_argument("--past-trainer", default=PAST,
+                        help="trainer folder of the PAST model (runs before PAST's per-domain thresholds "
+                             "became the default: nnUNetTrainerPAST_demo_perDomain)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--results", type=Path, default=HERE / "results.md")
+    args = parser.parse_args()
+    tables, per_seed = [], []
+    for seed_dir in args.seed_dirs:
+        rows, table = score_seed(seed_dir, args.output / seed_dir.name, args.past_trainer, args.device)
+        per_seed.append(rows)
+        tables.append(f"{seed_dir.name}\n{table}")
+        print(tables[-1], flush=True)
+    lines = [f"{'submission':72} {'post-processing':17} {'mean Dice over seeds (min..max)':>32}"]
+    for key in per_seed[0]:
+        values = [rows[key]["overall"]["dice"]["mean"] for rows in per_seed]
+        lines.append(f"{key[0]:72} {key[1]:17} {sum(values) / len(values):8.3f} ({min(values):.2f}..{max(values):.2f})")
+    n_cases = [next(iter(rows.values()))["n_cases"] for rows in per_seed]
+    note = (f"Models of the uda_accuracy seed folders (small preset, nnU-Net 2d, fold all; PAST = "
+            f"{args.past_trainer}), each scored on its own hrT2 validation scans ({n_cases}). Mean over cases; "
+            "ASSD in mm (350 for an empty prediction). s/scan: median seconds per scan of nnuda-submit "
+            "(reading, all models of the arm with mirroring, writing) on the machine above.")
     write_report(args.results, "nnuda-submit: single models, ensembles, post-processing",
-                 f"--from {args.seed_dir}, device {args.device}", note, table, "benchmarks/submission/run.py")
+                 f"--from {' '.join(map(str, args.seed_dirs))}, device {args.device}", note,
+                 "\n".join(lines) + "\n\n" + "\n\n".join(tables), "benchmarks/submission/run.py")
 
 
 if __name__ == "__main__":

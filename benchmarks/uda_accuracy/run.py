@@ -14,9 +14,10 @@ Arms (all on the seed's translated dataset unless said otherwise):
 
 - no adaptation: ``nnUNetTrainer_demo`` on ceT1;
 - translation only: stage 0 (``checkpoint_stage0.pth``) of ``nnUNetTrainerPAST_demo``;
-- PAST: ``nnUNetTrainerPAST_demo`` (K = 2, round learning rate 0.008);
-- PAST + pseudo-label cleaning, PAST with class thresholds per domain: from the same stage-0
-  checkpoint (``benchmarks/trainers/``);
+- PAST: ``nnUNetTrainerPAST_demo`` (K = 2, round learning rate 0.008, class thresholds per
+  domain);
+- PAST + pseudo-label cleaning, PAST with class thresholds shared by both domains: from the
+  same stage-0 checkpoint (``benchmarks/trainers/``);
 - mean teacher, MixMatch, DMNet (``_demo`` variants): labeled translated + unlabeled hrT2;
 - oracle: ``nnUNetTrainer_demo`` on labeled hrT2 (only phantom data has these labels).
 
@@ -43,7 +44,7 @@ from nnunet_uda.errors import InputError
 
 HERE = Path(__file__).resolve().parent
 FROM_STAGE0 = {"PAST + cleaning": "nnUNetTrainerPAST_demo_clean",
-               "PAST, thresholds per domain": "nnUNetTrainerPAST_demo_perDomain"}
+               "PAST, thresholds shared by both domains": "nnUNetTrainerPAST_demo_sharedThresholds"}
 OWN_RUN = {"mean teacher": "nnUNetTrainerMeanTeacher_demo",
            "MixMatch": "nnUNetTrainerMixMatch_demo",
            "DMNet": "nnUNetTrainerDMNet_demo"}
