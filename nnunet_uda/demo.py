@@ -251,11 +251,12 @@ class Pipeline:
 
 def format_table(summaries: dict[str, dict]) -> str:
     """A plain-text table of mean Dice and ASSD per structure for each method."""
-    rows = ["method                 VS Dice  cochlea Dice  VS ASSD  cochlea ASSD  mean Dice"]
+    w = max([22, *map(len, summaries)])
+    rows = [f"{'method':<{w}} VS Dice  cochlea Dice  VS ASSD  cochlea ASSD  mean Dice"]
     for name, s in summaries.items():
         st = s["structures"]
         rows.append(
-            f"{name:<22} {st['VS']['dice']['mean']:7.3f}  {st['cochlea']['dice']['mean']:12.3f}  "
+            f"{name:<{w}} {st['VS']['dice']['mean']:7.3f}  {st['cochlea']['dice']['mean']:12.3f}  "
             f"{st['VS']['assd']['mean']:7.2f}  {st['cochlea']['assd']['mean']:12.2f}  {s['overall']['dice']['mean']:9.3f}"
         )
     return "\n".join(rows)

@@ -69,6 +69,7 @@ class nnUNetTrainerPAST(nnUNetTrainer):
     structure_scale_ranges = {"VS": (1.2, 2.0), "cochlea": (0.5, 1.0)}
     pseudo_label_mirroring = True
     pseudo_label_tile_step_size = 0.5
+    unlabeled_site = None  # e.g. "ldn": self-train on the unlabeled scans of one site only (see below)
 
     def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
                  device: torch.device = torch.device("cuda")):
@@ -114,6 +115,7 @@ class nnUNetTrainerPAST(nnUNetTrainer):
             shutil.rmtree(self.pseudo_label_folder)  # a fresh run never reuses an older run's pseudo-labels
         barrier()
         self.unlabeled_folder, self.unlabeled_ids = prepare_unlabeled_pool(self)
+        self.unlabeled_ids = self._site_cases(self.unlabeled_ids)
         self._enter_stage(self.schedule.stage_of(self.current_epoch))
         super().on_train_start()
 
@@ -155,6 +157,19 @@ class nnUNetTrainerPAST(nnUNetTrainer):
             if self.current_epoch == self.schedule.start(stage):
                 self.optimizer, self.lr_scheduler = self.configure_optimizers()
         self.active_stage = stage
+
+    def _site_cases(self, ids: list[str]) -> list[str]:
+        """With ``unlabeled_site``, the unlabeled cases whose name contains it: a site-specific
+        model (PAST's final entry self-trained one per site, nnUnetCon, and ``nnuda-submit``
+        routes each scan to its site's model)."""
+        if self.unlabeled_site is None:
+            return ids
+        mine = [k for k in ids if self.unlabeled_site in k]
+        if not mine:
+            raise RuntimeError(f"unlabeled_site={self.unlabeled_site!r}: no unlabeled case name contains it "
+                               f"(cases: {', '.join(sorted(ids)[:5])}{', ...' if len(ids) > 5 else ''})")
+        self.print_to_log_file(f"unlabeled_site={self.unlabeled_site!r}: {len(mine)} of {len(ids)} unlabeled cases")
+        return mine
 
     def _round_folder(self, stage) -> str:
         return join(self.pseudo_label_folder, f"round_{stage}" if isinstance(stage, int) else stage)

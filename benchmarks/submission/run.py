@@ -1,8 +1,10 @@
 """Single models vs ensembles through ``nnuda-submit``, with and without post-processing.
 
 Reuses the models of ``benchmarks/uda_accuracy`` seed folders (translation only = PAST's
-stage-0 checkpoint, PAST, PAST + cleaning; nnU-Net 2d, fold ``all``) and scores each
-submission on the seed's hrT2 validation scans (Dice, ASSD)::
+stage-0 checkpoint, PAST, PAST + cleaning; nnU-Net 2d, fold ``all``), trains PAST's rounds
+once per site from the same stage 0 (``nnUNetTrainerPAST_demo_etz`` / ``_ldn``: unlabeled scans
+of that site only) for the site-routed arm, and scores each submission on the seed's hrT2
+validation scans (Dice, ASSD)::
 
     python benchmarks/submission/run.py --from /tmp/uda_accuracy/seed_0 /tmp/uda_accuracy/seed_1 -o /tmp/submission
 
@@ -26,7 +28,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from nnunet_uda.bench_report import write_report
-from nnunet_uda.demo import TRANSLATED_ID
+from nnunet_uda.demo import TRANSLATED_ID, DemoSettings, Pipeline
 from nnunet_uda.env import ext_trainer_path
 from nnunet_uda.evaluate import evaluate_folder, summarize
 from nnunet_uda.postprocess import PostProcessing
@@ -41,6 +43,7 @@ def model(trainer: str, checkpoint: str = "checkpoint_final.pth") -> dict:
 
 
 STAGE0, PAST, CLEAN = "nnUNetTrainerPAST_demo", "nnUNetTrainerPAST_demo", "nnUNetTrainerPAST_demo_clean"
+SITE_MODELS = {"etz": "nnUNetTrainerPAST_demo_etz", "ldn": "nnUNetTrainerPAST_demo_ldn"}
 
 
 def arms(past: str) -> dict[str, list]:
@@ -52,6 +55,10 @@ def arms(past: str) -> dict[str, list]:
         "PAST + cleaning": [{"name": "clean", "models": [model(CLEAN)]}],
         "mean of translation only, PAST, PAST + cleaning": [
             {"name": "mean", "models": [stage0, model(past), model(CLEAN)]}],
+        "site-routed: PAST self-trained on the scan's site (etz, ldn)": [
+            {"name": "etz", "sites": ["etz"], "models": [model(SITE_MODELS["etz"])]},
+            {"name": "ldn", "sites": ["ldn"], "models": [model(SITE_MODELS["ldn"])]},
+            {"name": "any site", "models": [model(past)]}],
         "label-wise: VS from mean of translation only + PAST, cochlea from PAST": [
             {"name": "vs", "structures": ["VS"], "models": [stage0, model(past)]},
             {"name": "cochlea", "structures": ["cochlea"], "models": [model(past)]}],
@@ -95,6 +102,16 @@ def post_processed(folder: Path, post: PostProcessing, name: str) -> Path:
     return dst
 
 
+def train_site_models(seed_dir: Path, device: str) -> None:
+    """PAST's rounds once per site (unlabeled scans of that site only), from the seed's stage 0."""
+    for trainer in SITE_MODELS.values():
+        pipeline = Pipeline(seed_dir, DemoSettings.benchmark_scale(device=device))
+        pipeline.env["nnUNet_extTrainer"] = ext_trainer_path([str(HERE.parent / "trainers")],
+                                                             pipeline.env["nnUNet_extTrainer"])
+        pipeline.start_from(TRANSLATED_ID, trainer, STAGE0, "checkpoint_stage0.pth")
+        pipeline.train(TRANSLATED_ID, trainer)
+
+
 def score_seed(seed_dir: Path, out: Path, past: str, device: str) -> tuple[dict, str]:
     """Every arm x post-processing on one seed: ``(summaries by (arm, post), table)``."""
     env = dict(os.environ)
@@ -103,6 +120,7 @@ def score_seed(seed_dir: Path, out: Path, past: str, device: str) -> tuple[dict,
                nnUNet_results=str(root / "results"),
                nnUNet_extTrainer=ext_trainer_path([str(HERE.parent / "trainers")]))  # the benchmark variants
     out.mkdir(parents=True, exist_ok=True)
+    train_site_models(seed_dir, device)
     gt = seed_dir / "crossmoda" / "target_validation_labels"
     lines = [f"{'submission':72} {'post-processing':17} {'VS Dice':>8} {'coch Dice':>9} {'VS ASSD':>8} "
              f"{'coch ASSD':>9} {'mean Dice':>9} {'s/scan':>7}"]
@@ -147,8 +165,9 @@ def main() -> None:
             "ASSD in mm (350 for an empty prediction). s/scan: median seconds per scan of nnuda-submit "
             "(reading, all models of the arm with mirroring, writing) on the machine above. The label-wise arm was "
             "chosen after the uda_accuracy table of these seeds showed PAST losing VS on one seed (translation only "
-            "0.33, PAST 0.14) and gaining the cochlea on both: it is not an independent test of that choice. No "
-            "site-routed arm: it needs a model per site, and these seeds have one model per method.")
+            "0.33, PAST 0.14) and gaining the cochlea on both: it is not an independent test of that choice. "
+            "Site-routed: each scan goes to the PAST model self-trained on the unlabeled scans of its site "
+            "(etz or ldn, from the case name), all from the same stage 0.")
     write_report(args.results, "nnuda-submit: single models, ensembles, post-processing",
                  f"--from {' '.join(map(str, args.seed_dirs))}, device {args.device}", note,
                  "\n".join(lines) + "\n\n" + "\n\n".join(tables), "benchmarks/submission/run.py")

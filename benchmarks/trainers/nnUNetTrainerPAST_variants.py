@@ -38,3 +38,24 @@ class nnUNetTrainerPAST_demo_structAug(nnUNetTrainerPAST_demo):
     """Structure-intensity augmentation in every stage, p = 0.1 (as nnUNetTrainerPAST_structAug)."""
 
     structure_augmentation_p = 0.1
+
+
+class nnUNetTrainerPAST_demo_structAugWide(nnUNetTrainerPAST_demo):
+    """Structure-intensity augmentation in every stage with half the samples augmented and a
+    range around 1 for both structures (x U(0.5, 1.5)): the segmenter stops trusting how bright
+    the translator or the label edit drew VS and cochlea, in either direction."""
+
+    structure_augmentation_p = 0.5
+    structure_scale_ranges = {"VS": (0.5, 1.5), "cochlea": (0.5, 1.5)}  # noqa: RUF012 (read-only)
+
+
+class nnUNetTrainerPAST_demo_etz(nnUNetTrainerPAST_demo):
+    """Self-training on the unlabeled scans of site etz only (a site model for nnuda-submit's routing)."""
+
+    unlabeled_site = "etz"
+
+
+class nnUNetTrainerPAST_demo_ldn(nnUNetTrainerPAST_demo):
+    """Self-training on the unlabeled scans of site ldn only."""
+
+    unlabeled_site = "ldn"

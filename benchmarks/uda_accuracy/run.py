@@ -18,6 +18,8 @@ Arms (all on the seed's translated dataset unless said otherwise):
   domain);
 - PAST + pseudo-label cleaning, PAST with class thresholds shared by both domains: from the
   same stage-0 checkpoint (``benchmarks/trainers/``);
+- translation only and PAST with structure-intensity augmentation (VS and cochlea x U(0.5, 1.5)
+  in half the samples): a PAST run of its own, scored after stage 0 and at the end;
 - mean teacher, MixMatch, DMNet (``_demo`` variants): labeled translated + unlabeled hrT2;
 - oracle: ``nnUNetTrainer_demo`` on labeled hrT2 (only phantom data has these labels).
 
@@ -45,6 +47,8 @@ from nnunet_uda.errors import InputError
 HERE = Path(__file__).resolve().parent
 FROM_STAGE0 = {"PAST + cleaning": "nnUNetTrainerPAST_demo_clean",
                "PAST, thresholds shared by both domains": "nnUNetTrainerPAST_demo_sharedThresholds"}
+# PAST variants with a stage 0 of their own: scored at the end of stage 0 and at the end
+OWN_PAST = {"structure-intensity aug": "nnUNetTrainerPAST_demo_structAugWide"}
 OWN_RUN = {"mean teacher": "nnUNetTrainerMeanTeacher_demo",
            "MixMatch": "nnUNetTrainerMixMatch_demo",
            "DMNet": "nnUNetTrainerDMNet_demo"}
@@ -69,6 +73,14 @@ def run_seed(workdir: Path, settings: DemoSettings, skip: list[str]) -> tuple[di
             preds[name] = p.predict(TRANSLATED_ID, trainer, trainer)
         except InputError as e:
             print(f"uda_accuracy: {name} FAILED: {e}", flush=True)
+    for name, trainer in OWN_PAST.items():
+        if trainer in skip:
+            continue
+        print(f"uda_accuracy: {workdir.name}: {name} ({trainer})", flush=True)
+        p.train(TRANSLATED_ID, trainer)
+        preds[f"translation only, {name}"] = p.predict(TRANSLATED_ID, trainer, f"{trainer}_stage0",
+                                                       "checkpoint_stage0.pth")
+        preds[f"PAST, {name}"] = p.predict(TRANSLATED_ID, trainer, trainer)
     summaries = p.evaluate(preds)
     (workdir / "summaries.json").write_text(json.dumps(summaries, indent=1))
     times = epoch_times(p, {"no adaptation": (BASELINE_ID, settings.baseline_trainer),
@@ -93,7 +105,8 @@ def across_seeds(per_seed: dict[int, dict[str, dict]]) -> str:
     """Mean and spread (min..max) over seeds of VS, cochlea and mean Dice, and of the gap closed."""
     arms = [a for a in next(iter(per_seed.values())) if all(a in s for s in per_seed.values())]
     gaps = {seed: gap_closed(s) for seed, s in per_seed.items()}
-    rows = ["method                 VS Dice              cochlea Dice         mean Dice            gap closed"]
+    w = max([22, *map(len, arms)])
+    rows = [f"{'method':<{w}} VS Dice              cochlea Dice         mean Dice            gap closed"]
     for arm in arms:
         cells = []
         for values in (
@@ -103,7 +116,7 @@ def across_seeds(per_seed: dict[int, dict[str, dict]]) -> str:
             [gaps[seed][arm] for seed in per_seed],
         ):
             cells.append(f"{statistics.mean(values):.3f} ({min(values):.2f}..{max(values):.2f})")
-        rows.append(f"{arm:<22} " + "  ".join(f"{c:<19}" for c in cells))
+        rows.append(f"{arm:<{w}} " + "  ".join(f"{c:<19}" for c in cells))
     return "\n".join(rows)
 
 
@@ -120,8 +133,8 @@ def main() -> None:
     parser.add_argument("--translation-iterations", type=int, default=d.translation_iterations)
     parser.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
     parser.add_argument("--results", type=Path, default=HERE / "results.md")
-    parser.add_argument("--skip", nargs="*", default=[], choices=[*FROM_STAGE0.values(), *OWN_RUN.values()],
-                        metavar="TRAINER", help="leave these arms out (names as in FROM_STAGE0 / OWN_RUN)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=[*FROM_STAGE0.values(), *OWN_PAST.values(), *OWN_RUN.values()],
+                        metavar="TRAINER", help="leave these arms out (names as in FROM_STAGE0 / OWN_PAST / OWN_RUN)")
     args = parser.parse_args()
     os.environ["nnUNet_extTrainer"] = ext_trainer_path([str(HERE.parent / "trainers")])
     per_seed, sections, settings = {}, [], None

@@ -49,3 +49,21 @@ def test_label_ids():
     assert label_ids(dj, ["cochlea", "VS"]) == [2, 1]
     with pytest.raises(ValueError, match="tumour"):
         label_ids(dj, ["tumour"])
+
+
+def test_site_model_self_trains_on_its_own_site_only_and_refuses_an_unknown_site():
+    """``unlabeled_site`` keeps the unlabeled cases of one site (PAST's per-site models)."""
+    from types import SimpleNamespace
+
+    from nnunet_uda.trainers.nnUNetTrainerPAST import nnUNetTrainerPAST
+
+    ids = ["crossmoda2021_etz_106", "crossmoda2021_ldn_7", "crossmoda2021_etz_108"]
+    logged = []
+    trainer = SimpleNamespace(unlabeled_site="etz", print_to_log_file=logged.append)
+    assert nnUNetTrainerPAST._site_cases(trainer, ids) == ["crossmoda2021_etz_106", "crossmoda2021_etz_108"]
+    assert "2 of 3" in logged[0]
+    trainer.unlabeled_site = None
+    assert nnUNetTrainerPAST._site_cases(trainer, ids) == ids
+    trainer.unlabeled_site = "umcu"
+    with pytest.raises(RuntimeError, match="umcu.*no unlabeled case"):
+        nnUNetTrainerPAST._site_cases(trainer, ids)
