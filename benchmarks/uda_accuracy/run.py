@@ -15,11 +15,12 @@ Arms (all on the seed's translated dataset unless said otherwise):
 - no adaptation: ``nnUNetTrainer_demo`` on ceT1;
 - translation only: stage 0 (``checkpoint_stage0.pth``) of ``nnUNetTrainerPAST_demo``;
 - PAST: ``nnUNetTrainerPAST_demo`` (K = 2, round learning rate 0.008, class thresholds per
-  domain);
+  domain, structure-intensity augmentation);
 - PAST + pseudo-label cleaning, PAST with class thresholds shared by both domains: from the
   same stage-0 checkpoint (``benchmarks/trainers/``);
-- translation only and PAST with structure-intensity augmentation (VS and cochlea x U(0.5, 1.5)
-  in half the samples): a PAST run of its own, scored after stage 0 and at the end;
+- translation only and PAST without structure-intensity augmentation (PAST's default: VS and
+  cochlea x U(0.5, 1.5) in half the samples): a PAST run of its own, scored after stage 0 and
+  at the end;
 - mean teacher, MixMatch, DMNet (``_demo`` variants): labeled translated + unlabeled hrT2;
 - oracle: ``nnUNetTrainer_demo`` on labeled hrT2 (only phantom data has these labels).
 
@@ -48,7 +49,7 @@ HERE = Path(__file__).resolve().parent
 FROM_STAGE0 = {"PAST + cleaning": "nnUNetTrainerPAST_demo_clean",
                "PAST, thresholds shared by both domains": "nnUNetTrainerPAST_demo_sharedThresholds"}
 # PAST variants with a stage 0 of their own: scored at the end of stage 0 and at the end
-OWN_PAST = {"structure-intensity aug": "nnUNetTrainerPAST_demo_structAugWide"}
+OWN_PAST = {"no structure-intensity aug": "nnUNetTrainerPAST_demo_noStructAug"}
 OWN_RUN = {"mean teacher": "nnUNetTrainerMeanTeacher_demo",
            "MixMatch": "nnUNetTrainerMixMatch_demo",
            "DMNet": "nnUNetTrainerDMNet_demo"}
