@@ -52,12 +52,15 @@ class nnUNetTrainerPAST_demo_structAugWide(nnUNetTrainerPAST_demo):
 
 
 class nnUNetTrainerPAST_demo_etz(nnUNetTrainerPAST_demo):
-    """Self-training on the unlabeled scans of site etz only (a site model for nnuda-submit's routing)."""
+    """Self-training on the unlabeled scans of site etz only (a site model for nnuda-submit's
+    routing). Rounds without structure augmentation, like the PAST model that
+    benchmarks/submission/results.md compares them with."""
 
     unlabeled_site = "etz"
+    structure_augmentation_p = 0.0
 
 
-class nnUNetTrainerPAST_demo_ldn(nnUNetTrainerPAST_demo):
+class nnUNetTrainerPAST_demo_ldn(nnUNetTrainerPAST_demo_etz):
     """Self-training on the unlabeled scans of site ldn only."""
 
     unlabeled_site = "ldn"
