@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -102,31 +101,32 @@ def post_processed(folder: Path, post: PostProcessing, name: str) -> Path:
     return dst
 
 
-def train_site_models(seed_dir: Path, device: str) -> None:
+def seed_pipeline(seed_dir: Path, device: str) -> Pipeline:
+    """The uda_accuracy pipeline of a seed folder (its nnU-Net paths), with the benchmark variants findable."""
+    pipeline = Pipeline(seed_dir, DemoSettings.benchmark_scale(device=device))
+    pipeline.env["nnUNet_extTrainer"] = ext_trainer_path([str(HERE.parent / "trainers")],
+                                                         pipeline.env["nnUNet_extTrainer"])
+    return pipeline
+
+
+def train_site_models(pipeline: Pipeline) -> None:
     """PAST's rounds once per site (unlabeled scans of that site only), from the seed's stage 0."""
     for trainer in SITE_MODELS.values():
-        pipeline = Pipeline(seed_dir, DemoSettings.benchmark_scale(device=device))
-        pipeline.env["nnUNet_extTrainer"] = ext_trainer_path([str(HERE.parent / "trainers")],
-                                                             pipeline.env["nnUNet_extTrainer"])
         pipeline.start_from(TRANSLATED_ID, trainer, STAGE0, "checkpoint_stage0.pth")
         pipeline.train(TRANSLATED_ID, trainer)
 
 
 def score_seed(seed_dir: Path, out: Path, past: str, device: str) -> tuple[dict, str]:
     """Every arm x post-processing on one seed: ``(summaries by (arm, post), table)``."""
-    env = dict(os.environ)
-    root = seed_dir / "nnunet"
-    env.update(nnUNet_raw=str(root / "raw"), nnUNet_preprocessed=str(root / "preprocessed"),
-               nnUNet_results=str(root / "results"),
-               nnUNet_extTrainer=ext_trainer_path([str(HERE.parent / "trainers")]))  # the benchmark variants
+    pipeline = seed_pipeline(seed_dir, device)
     out.mkdir(parents=True, exist_ok=True)
-    train_site_models(seed_dir, device)
+    train_site_models(pipeline)
     gt = seed_dir / "crossmoda" / "target_validation_labels"
     lines = [f"{'submission':72} {'post-processing':17} {'VS Dice':>8} {'coch Dice':>9} {'VS ASSD':>8} "
              f"{'coch ASSD':>9} {'mean Dice':>9} {'s/scan':>7}"]
     rows = {}
     for name, groups in arms(past).items():
-        folder, seconds = run_arm(name, groups, seed_dir, out, env, device)
+        folder, seconds = run_arm(name, groups, seed_dir, out, pipeline.env, device)
         for post_name, post in POST.items():
             s = summarize(evaluate_folder(post_processed(folder, post, post_name), gt))
             st = s["structures"]
