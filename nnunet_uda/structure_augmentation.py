@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from batchgeneratorsv2.transforms.base.basic_transform import BasicTransform
 
+from nnunet_uda.self_training import label_ids
+
 
 class StructureIntensityTransform(BasicTransform):
     """Multiply the image inside each label by a random factor, with probability ``p``.
@@ -50,3 +52,25 @@ class StructureIntensityTransform(BasicTransform):
                 if mask.any():
                     image[:, mask] *= factor
         return data_dict
+
+
+class StructureAugmentationMixin:
+    """Puts :class:`StructureIntensityTransform` first in an ``nnUNetTrainer``'s training
+    transforms (put the mixin before ``nnUNetTrainer`` in the bases).
+
+    ``structure_augmentation_p``: share of samples augmented (0: off, the transforms are
+    nnU-Net's own); ``structure_scale_ranges``: ``{label name: (low, high)}`` as named in
+    dataset.json. Unlabeled batches (semi-supervised trainers) go through the same
+    transforms; their segmentation has no structure, so they are left as they are.
+    """
+
+    structure_augmentation_p = 0.0
+    structure_scale_ranges = {"VS": (0.5, 1.5), "cochlea": (0.5, 1.5)}  # noqa: RUF012 (read-only)
+
+    def get_training_transforms(self, *args, **kwargs):
+        transforms = super().get_training_transforms(*args, **kwargs)
+        if self.structure_augmentation_p > 0:
+            ranges = dict(zip(label_ids(self.dataset_json, self.structure_scale_ranges),
+                              self.structure_scale_ranges.values()))
+            transforms.transforms.insert(0, StructureIntensityTransform(ranges, self.structure_augmentation_p))
+        return transforms

@@ -17,11 +17,11 @@ from nnunet_uda.self_training import (PseudoLabeledDataset, SelfTrainingSchedule
                                       label_round)
 from nnunet_uda.semi_supervised import ddp_rank_world, prepare_unlabeled_pool
 from nnunet_uda.semi_supervised_trainer import NoMirrorValidationMixin
-from nnunet_uda.structure_augmentation import StructureIntensityTransform
+from nnunet_uda.structure_augmentation import StructureAugmentationMixin
 from nnunet_uda.trainers.nnUNetTrainer_demo import DemoScaleMixin
 
 
-class nnUNetTrainerPAST(nnUNetTrainer):
+class nnUNetTrainerPAST(StructureAugmentationMixin, nnUNetTrainer):
     """Stage 0: supervised S_0 on imagesTr. Rounds k = 1..K: S_(k-1) predicts X_c = training
     cases of the fold + the unlabeled pool (nnU-Net's sliding window, preprocessed space),
     class-balanced top-q_k voxels become pseudo-labels (the rest nnU-Net's ignore label),
@@ -94,14 +94,6 @@ class nnUNetTrainerPAST(nnUNetTrainer):
     def configure_optimizers(self):
         optimizer, _ = super().configure_optimizers()
         return optimizer, StagedPolyLRScheduler(optimizer, self.schedule)
-
-    def get_training_transforms(self, *args, **kwargs):
-        transforms = super().get_training_transforms(*args, **kwargs)
-        if self.structure_augmentation_p > 0:
-            ranges = dict(zip(label_ids(self.dataset_json, self.structure_scale_ranges),
-                              self.structure_scale_ranges.values()))
-            transforms.transforms.insert(0, StructureIntensityTransform(ranges, self.structure_augmentation_p))
-        return transforms
 
     def get_tr_and_val_datasets(self):
         if self.active_stage == 0:

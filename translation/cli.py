@@ -181,7 +181,7 @@ def parse_label_values(items: list[str], option: str, what: str = "FACTOR", most
         except ValueError:
             value, xs = -1, []
         if not sep or value < 1 or not 1 <= len(xs) <= 2 or not all(0 <= x <= most for x in xs) or xs != sorted(xs):
-            form = f"LABEL={what}" + (f" or LABEL=LOW:HIGH" if ranges else "")
+            form = f"LABEL={what}" + (" or LABEL=LOW:HIGH" if ranges else "")
             raise InputError(f"{option} expects {form} with a label >= 1 and values in [0, {most:g}], got {item!r}")
         out[value] = xs[0] if len(xs) == 1 else tuple(xs)
     return out

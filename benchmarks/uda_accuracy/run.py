@@ -21,7 +21,8 @@ Arms (all on the seed's translated dataset unless said otherwise):
 - translation only and PAST without structure-intensity augmentation (PAST's default: VS and
   cochlea x U(0.5, 1.5) in half the samples): a PAST run of its own, scored after stage 0 and
   at the end;
-- mean teacher, MixMatch, DMNet (``_demo`` variants): labeled translated + unlabeled hrT2;
+- mean teacher, MixMatch, DMNet (``_demo_structAug`` variants, ``benchmarks/trainers/``: the
+  demo budget with PAST's structure-intensity augmentation): labeled translated + unlabeled hrT2;
 - oracle: ``nnUNetTrainer_demo`` on labeled hrT2 (only phantom data has these labels).
 
 CPU scale (the defaults; about 100 minutes per seed on 2 cores)::
@@ -50,9 +51,9 @@ FROM_STAGE0 = {"PAST + cleaning": "nnUNetTrainerPAST_demo_clean",
                "PAST, thresholds shared by both domains": "nnUNetTrainerPAST_demo_sharedThresholds"}
 # PAST variants with a stage 0 of their own: scored at the end of stage 0 and at the end
 OWN_PAST = {"no structure-intensity aug": "nnUNetTrainerPAST_demo_noStructAug"}
-OWN_RUN = {"mean teacher": "nnUNetTrainerMeanTeacher_demo",
-           "MixMatch": "nnUNetTrainerMixMatch_demo",
-           "DMNet": "nnUNetTrainerDMNet_demo"}
+OWN_RUN = {"mean teacher": "nnUNetTrainerMeanTeacher_demo_structAug",
+           "MixMatch": "nnUNetTrainerMixMatch_demo_structAug",
+           "DMNet": "nnUNetTrainerDMNet_demo_structAug"}
 DEMO_ARMS = {"no adaptation": "no_adaptation", "translation only": "translation_only",
              "translation + PAST": "past", "oracle (hrT2 labels)": "oracle"}
 NO_ADAPTATION, ORACLE = "no adaptation", "oracle (hrT2 labels)"

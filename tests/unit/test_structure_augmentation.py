@@ -33,3 +33,48 @@ def test_p_zero_is_identity():
 def test_bad_arguments(ranges, p):
     with pytest.raises(ValueError):
         StructureIntensityTransform(ranges, p)
+
+
+class _Pipeline:
+    def __init__(self):
+        self.transforms = ["nnunet's first transform"]
+
+
+class _Trainer:
+    dataset_json = {"labels": {"background": 0, "VS": 1, "cochlea": 2}}
+
+    def get_training_transforms(self, *args, **kwargs):
+        return _Pipeline()
+
+
+def test_mixin_puts_the_transform_first_with_the_label_ids_of_dataset_json():
+    from nnunet_uda.structure_augmentation import StructureAugmentationMixin
+
+    class On(StructureAugmentationMixin, _Trainer):
+        structure_augmentation_p = 0.5
+        structure_scale_ranges = {"cochlea": (0.5, 1.0), "VS": (1.2, 2.0)}  # noqa: RUF012
+
+    class Off(StructureAugmentationMixin, _Trainer):
+        pass
+
+    first = On().get_training_transforms().transforms[0]
+    assert isinstance(first, StructureIntensityTransform)
+    assert first.scale_ranges == {2: (0.5, 1.0), 1: (1.2, 2.0)} and first.p == 0.5
+    assert Off().get_training_transforms().transforms == ["nnunet's first transform"]
+
+
+def test_benchmark_semi_supervised_arms_use_past_augmentation():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "trainers" / "nnUNetTrainer_translated_variants.py"
+    spec = importlib.util.spec_from_file_location("translated_variants", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from nnunet_uda.trainers.nnUNetTrainerPAST import nnUNetTrainerPAST
+
+    for name in ("nnUNetTrainerMeanTeacher_demo_structAug", "nnUNetTrainerMixMatch_demo_structAug",
+                 "nnUNetTrainerDMNet_demo_structAug"):
+        trainer = getattr(module, name)
+        assert trainer.structure_augmentation_p == nnUNetTrainerPAST.structure_augmentation_p > 0
+        assert trainer.structure_scale_ranges == nnUNetTrainerPAST.structure_scale_ranges
