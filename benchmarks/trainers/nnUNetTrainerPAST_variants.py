@@ -2,7 +2,7 @@
 benchmarks' run.py set).
 
 Each changes one thing of ``nnUNetTrainerPAST_demo``. The benchmarks start the ``_lr08``,
-``_clean``, ``_perDomain`` and ``_sharedThresholds`` runs from the stage-0 checkpoint of ``nnUNetTrainerPAST_demo`` (their stage 0
+``_clean``, ``_perDomain``, ``_pseudoSource`` and ``_sharedThresholds`` runs from the stage-0 checkpoint of ``nnUNetTrainerPAST_demo`` (their stage 0
 would be identical), so they differ from PAST only in the rounds.
 """
 
@@ -28,9 +28,18 @@ class nnUNetTrainerPAST_demo_perDomain(nnUNetTrainerPAST_demo):
     thresholds_per_domain = True
 
 
-class nnUNetTrainerPAST_demo_sharedThresholds(nnUNetTrainerPAST_demo):
-    """One set of class thresholds over all of X_c (translated source and target together)."""
+class nnUNetTrainerPAST_demo_pseudoSource(nnUNetTrainerPAST_demo):
+    """The paper's X_c: the rounds pseudo-label the translated source scans too (as
+    nnUNetTrainerPAST_pseudoSource)."""
 
+    keep_source_labels = False
+
+
+class nnUNetTrainerPAST_demo_sharedThresholds(nnUNetTrainerPAST_demo):
+    """The paper's X_c with one set of class thresholds over all of it (translated source and
+    target together), as nnUNetTrainerPAST_sharedThresholds."""
+
+    keep_source_labels = False
     thresholds_per_domain = False
 
 

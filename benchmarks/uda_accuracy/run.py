@@ -14,9 +14,11 @@ Arms (all on the seed's translated dataset unless said otherwise):
 
 - no adaptation: ``nnUNetTrainer_demo`` on ceT1;
 - translation only: stage 0 (``checkpoint_stage0.pth``) of ``nnUNetTrainerPAST_demo``;
-- PAST: ``nnUNetTrainerPAST_demo`` (K = 2, round learning rate 0.008, class thresholds per
-  domain, structure-intensity augmentation);
-- PAST + pseudo-label cleaning, PAST with class thresholds shared by both domains: from the
+- PAST: ``nnUNetTrainerPAST_demo`` (K = 2, round learning rate 0.008, translated source keeps
+  its true labels, target pseudo-labels with class thresholds per domain, structure-intensity
+  augmentation);
+- PAST with the paper's X_c (translated source pseudo-labeled too), PAST + pseudo-label
+  cleaning, PAST with the paper's X_c and class thresholds shared by both domains: from the
   same stage-0 checkpoint (``benchmarks/trainers/``);
 - translation only and PAST without structure-intensity augmentation (PAST's default: VS and
   cochlea x U(0.5, 1.5) in half the samples): a PAST run of its own, scored after stage 0 and
@@ -47,7 +49,8 @@ from nnunet_uda.env import ext_trainer_path
 from nnunet_uda.errors import InputError
 
 HERE = Path(__file__).resolve().parent
-FROM_STAGE0 = {"PAST + cleaning": "nnUNetTrainerPAST_demo_clean",
+FROM_STAGE0 = {"PAST, paper's X_c (source pseudo-labeled)": "nnUNetTrainerPAST_demo_pseudoSource",
+               "PAST + cleaning": "nnUNetTrainerPAST_demo_clean",
                "PAST, thresholds shared by both domains": "nnUNetTrainerPAST_demo_sharedThresholds"}
 # PAST variants with a stage 0 of their own: scored at the end of stage 0 and at the end
 OWN_PAST = {"no structure-intensity aug": "nnUNetTrainerPAST_demo_noStructAug"}

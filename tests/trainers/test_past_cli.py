@@ -38,6 +38,16 @@ class nnUNetTrainerPAST_debugKill(nnUNetTrainerPAST_debug):
         super()._pseudo_label(stage)
 '''
 
+KEEP_SOURCE_VARIANT = '''
+from nnunet_uda.trainers.nnUNetTrainerPAST import nnUNetTrainerPAST_debug
+
+
+class nnUNetTrainerPAST_debugKeepSource(nnUNetTrainerPAST_debug):
+    """PAST's default X_c: true labels for the translated source, pseudo-labels for the target."""
+
+    keep_source_labels = True
+'''
+
 
 def train_env(root: Path, extra_trainers: Path | None = None) -> dict:
     env = nnunet_env(root)
@@ -151,3 +161,26 @@ def test_continue_a_finished_run_changes_nothing(past_run, tmp_path):
     for k, v in before["network_weights"].items():
         assert torch.equal(v, after["network_weights"][k]), k
     predict(root, env, "nnUNetTrainerPAST_debug")
+
+
+def test_default_keeps_the_source_labels_and_pseudo_labels_the_target_only(planned, tmp_path):
+    from nnunet_uda.trainers.nnUNetTrainerPAST import nnUNetTrainerPAST
+
+    assert nnUNetTrainerPAST.keep_source_labels  # the default the variant below stands for
+    root = tmp_path / "keep"
+    shutil.copytree(planned, root)
+    extra = tmp_path / "ext"
+    extra.mkdir()
+    (extra / "nnUNetTrainerPAST_debugKeepSource.py").write_text(KEEP_SOURCE_VARIANT)
+    env = train_env(root, extra)
+    run(["nnUNetv2_train", str(DATASET_ID), "3d_fullres", "0", "-tr", "nnUNetTrainerPAST_debugKeepSource",
+         "-device", "cpu"], env)
+    fold = fold_folder(root, "nnUNetTrainerPAST_debugKeepSource")
+    for k in (1, 2):
+        summary = json.loads((fold / "pseudo_labels" / f"round_{k}" / "summary.json").read_text())
+        assert summary["cases"] == ["tgt_00", "tgt_01", "tgt_02"]  # the unlabeled pool only
+        assert set(summary["groups"]) == {"target"}
+    true_labels = sorted(p.stem for p in (fold / "pseudo_labels" / "true_labels").glob("*.pkl"))
+    assert {"src_01", "src_02", "src_03", "src_04"} <= set(true_labels)  # fold 0 training cases keep theirs
+    assert torch.load(fold / "checkpoint_final.pth", map_location="cpu", weights_only=False)["current_epoch"] == 3
+    predict(root, env, "nnUNetTrainerPAST_debugKeepSource")
