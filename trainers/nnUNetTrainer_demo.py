@@ -5,10 +5,11 @@ import copy
 import torch
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
+from nnunet_uda.cpu_precision import CPUMixedPrecisionMixin
 from nnunet_uda.semi_supervised_trainer import DebugTrainerMixin
 
 
-class DemoScaleMixin:
+class DemoScaleMixin(CPUMixedPrecisionMixin):
     """The demo trainers' network, batch and ending: the plans' architecture (or the trainer's
     own, e.g. DMNet's two decoders) with half the features per stage; batches of
     ``demo_batch_size`` patches of which ``demo_oversample_foreground`` are centred on a

@@ -88,3 +88,25 @@ def test_quick_trainers_halve_the_budget_and_keep_the_rounds(workspace, monkeypa
     demo = _trainer(workspace, monkeypatch, "nnUNetTrainerPAST_demo")
     assert past.stage0_epochs * past.num_iterations_per_epoch == 1000
     assert past.num_epochs - past.stage0_epochs == demo.num_epochs - demo.stage0_epochs == 20
+
+
+def test_demo_trainer_steps_in_bf16_on_the_cpu_when_enabled(workspace, monkeypatch):
+    """nnU-Net's own train_step under CPUMixedPrecisionMixin: bf16 network output, fp32 weights that move."""
+    import numpy as np
+    import torch
+
+    monkeypatch.setenv("NNUDA_CPU_BF16", "1")
+    trainer = _trainer(workspace, monkeypatch, "nnUNetTrainer_demo")
+    monkeypatch.setenv("nnUNet_n_proc_DA", "0")  # augmentation in this process: no workers to stop
+    trainer.initialize()
+    loader, _ = trainer.get_dataloaders()
+    batch = next(loader)
+    dtypes = []
+    hook = trainer.network.register_forward_hook(
+        lambda module, args, out: dtypes.append((out[0] if isinstance(out, (list, tuple)) else out).dtype))
+    before = [p.detach().clone() for p in trainer.network.parameters()]
+    loss = trainer.train_step(batch)["loss"]
+    hook.remove()
+    assert dtypes == [torch.bfloat16] and np.isfinite(loss)
+    assert all(p.dtype == torch.float32 for p in trainer.network.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.network.parameters()))
