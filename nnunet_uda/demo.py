@@ -46,12 +46,14 @@ class DemoSettings:
     ``input``: a CrossMoDA-style folder to run on instead of generated phantoms (labels of
     ``target_validation`` optional: without them the demo writes predictions, no table).
 
-    ``preset`` and budget: the defaults aim at 15 minutes on a 2-core CPU (measured 15.1
-    without ``--oracle``, 18.3 with it; README): ``demo`` phantoms
+    ``preset`` and budget: the defaults aim at 15 minutes on a 2-core CPU: ``demo`` phantoms
     (PAST's region of interest at about 1 mm in plane, 8 labeled ceT1 / 8 unlabeled hrT2 /
-    4 hrT2 validation scans), 2000 translator iterations, ``nnUNetTrainer_quick`` and
-    ``nnUNetTrainerPAST_quick`` (1000 iterations, then two PAST rounds of 250). That is
-    enough for the tumour (see the README for what it reaches). :meth:`benchmark_scale` is the benchmarks'
+    4 hrT2 validation scans), a 1600-iteration CycleGAN (6 residual blocks at these sizes),
+    ``nnUNetTrainer_quick`` and ``nnUNetTrainerPAST_quick`` (1000 iterations, then two PAST
+    rounds of 250), bf16 on CPUs that have it, augmentation in the training process.
+    Measured steps (``benchmarks/uda_accuracy/demo_run.txt``): 15.5 min without the oracle
+    with 2000 translator iterations, hence 1600. At 1 mm the cochlea is 60-100 voxels; the
+    1000-iteration models find it in some runs and not in others. :meth:`benchmark_scale` is the benchmarks'
     scale: ``small`` phantoms at 0.7-0.8 mm, where the cochlea spans 150-350 voxels and an
     hrT2-trained ``nnUNetTrainer_demo`` (2000 iterations) reached VS 0.80, cochlea 0.89 (the
     old ``tiny`` preset's 2.5 mm voxels left the cochlea a few voxels that no model found).
@@ -74,7 +76,7 @@ class DemoSettings:
     n_source: int = 8
     n_target: int = 8
     n_validation: int = 4
-    translation_iterations: int = 2000
+    translation_iterations: int = 1600
     translation_image_size: int | None = None
     translation_channels: int = 16
     translation_crop_roi: bool | None = None
@@ -136,14 +138,27 @@ class Pipeline:
         self.preset = settings.preset
         self.log = workdir / "demo.log"
 
-    def run(self, tool: str, *args: str) -> None:
-        """Run an installed console script; its output goes to ``demo.log``."""
+    @property
+    def train_env(self) -> dict:
+        """The environment of ``nnUNetv2_train``: on a CPU, augmentation in the training process
+        (``nnUNet_n_proc_DA=0``) unless the user set the variable. On 2 cores a worker process
+        competes with the network's threads: epochs of ``nnUNetTrainer_quick`` on the demo's ceT1
+        took 3.5-4.0 s with no worker vs 4.1-4.5 s with one (bf16; fp32 with one worker 5.7-6.1 s).
+        Planning keeps one: nnU-Net's planner passes the variable to ``torch.set_num_threads``,
+        which refuses 0."""
+        env = dict(self.env)
+        if self.device == "cpu" and "nnUNet_n_proc_DA" not in os.environ:
+            env["nnUNet_n_proc_DA"] = "0"
+        return env
+
+    def run(self, tool: str, *args: str, env: dict | None = None) -> None:
+        """Run an installed console script (with ``env``, default the pipeline's); its output goes to ``demo.log``."""
         exe = Path(sys.executable).parent / tool
         cmd = [str(exe if exe.exists() else tool), *map(str, args)]
         with open(self.log, "a") as log:
             log.write(f"\n$ {' '.join(cmd)}\n")
             log.flush()
-            res = subprocess.run(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            res = subprocess.run(cmd, env=env or self.env, stdout=log, stderr=subprocess.STDOUT)
         if res.returncode != 0:
             raise InputError(f"step failed: {' '.join(cmd[:3])} ... (exit {res.returncode}); see {self.log}")
 
@@ -199,7 +214,7 @@ class Pipeline:
         if model is None or not (model / "checkpoint_final.pth").exists():
             resume = ["--c"] if model is not None and any(model.glob("checkpoint_*.pth")) else []
             self.run("nnUNetv2_train", dataset_id, self.s.configuration, fold, "-tr", trainer, "-device", self.device,
-                     *resume)
+                     *resume, env=self.train_env)
 
     def start_from(self, dataset_id: int, trainer: str, source_trainer: str, checkpoint: str,
                    fold: str | None = None) -> None:

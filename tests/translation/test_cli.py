@@ -111,6 +111,7 @@ def _damage(folder: Path, how: str) -> None:
         ("crop larger than the slices", ["--train-crop", "64"], "--train-crop must be a multiple of 4"),
         ("structure share above 1", ["--structure-fraction", "1.5"], "--structure-fraction must be in [0, 1]"),
         ("percentiles reversed", ["--percentiles", "99", "1"], "--percentiles must satisfy"),
+        ("no residual blocks", ["--res-blocks", "0"], "--res-blocks must be at least 1"),
     ],
 )
 def test_bad_input_one_line(data_copy, nnunet_folders, monkeypatch, capsys, how, extra, message):
@@ -135,3 +136,11 @@ def test_existing_output_refused_before_training(translation_data, nnunet_folder
 def test_work_folder_never_inside_input(data_copy, nnunet_folders, monkeypatch, capsys):
     code, err = run(monkeypatch, capsys, "--src", "ceT1", "--tgt", "hrT2", "-i", data_copy, "-d", "505", "-o", data_copy / "work", *SMALL)
     assert code == 2 and "inside the input folder" in err
+
+
+@pytest.mark.parametrize("extra, blocks", [([], 9), (["--image-size", "128"], 6), (["--image-size", "132"], 9),
+                                          (["--image-size", "88", "--res-blocks", "9"], 9),
+                                          (["--model", "nicegan", "--image-size", "128"], 6)])
+def test_cyclegan_generator_has_six_blocks_up_to_128_pixels(extra, blocks):
+    args = cli.build_parser().parse_args(["--src", "ceT1", "--tgt", "hrT2", "-i", "in", "-d", "1", *extra])
+    assert cli.config_from_args(args).n_res_blocks == blocks
