@@ -51,8 +51,8 @@ class DemoSettings:
     4 hrT2 validation scans), a 1600-iteration CycleGAN (6 residual blocks at these sizes),
     ``nnUNetTrainer_quick`` and ``nnUNetTrainerPAST_quick`` (1000 iterations, then two PAST
     rounds of 250), bf16 on CPUs that have it, augmentation in the training process.
-    Measured steps (``benchmarks/uda_accuracy/demo_run.txt``): 15.5 min without the oracle
-    with 2000 translator iterations, hence 1600. At 1 mm the cochlea is 60-100 voxels; the
+    Measured (``benchmarks/uda_accuracy/demo_run.txt``): 11.1 min without the oracle (15.5
+    in a slower run with 2000 translator iterations). At 1 mm the cochlea is 60-100 voxels; the
     1000-iteration models find it in some runs and not in others. :meth:`benchmark_scale` is the benchmarks'
     scale: ``small`` phantoms at 0.7-0.8 mm, where the cochlea spans 150-350 voxels and an
     hrT2-trained ``nnUNetTrainer_demo`` (2000 iterations) reached VS 0.80, cochlea 0.89 (the
