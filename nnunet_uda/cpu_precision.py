@@ -4,8 +4,9 @@ nnU-Net trains in fp32 on the CPU (its autocast is CUDA-only). On a CPU with AMX
 AVX512-BF16, oneDNN runs bf16 convolutions faster than fp32 ones, and convolutions are what
 the CPU-scale demo and benchmarks wait for. Measured on this project's 2-core Xeon (AMX):
 one training step of the demo's half-width 2d U-Net (batch 6, patch 80 x 112) 0.098 s in bf16
-vs 0.163 s in fp32; nnU-Net's epoch of 25 iterations on the demo phantoms 3.5-3.9 s vs
-5.0-5.4 s (data augmentation runs beside it). On other CPUs bf16 is emulated and slower, so
+vs 0.163 s in fp32; nnU-Net's epochs of 25 iterations (``nnUNetTrainer_quick``, one
+augmentation worker beside it) on the demo's hrT2 (patch 64 x 96) 3.5-4.0 s vs 5.0-5.4 s, on
+its ceT1 (patch 80 x 112) 4.1-4.5 s vs 5.7-6.1 s. On other CPUs bf16 is emulated and slower, so
 it stays off there. ``NNUDA_CPU_BF16=1`` / ``=0`` forces it on / off. The translator stays in
 fp32 on the CPU: its steps (batch 1, 88-100 pixels, 16 channels) are not limited by
 convolution arithmetic (200 CycleGAN iterations took 48 s in bf16 vs 52 s in fp32).
