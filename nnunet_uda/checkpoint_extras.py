@@ -31,14 +31,17 @@ def add_to_checkpoint(filename: str | os.PathLike, key: str, state: dict) -> Non
         tmp.unlink(missing_ok=True)
 
 
-def read_from_checkpoint(filename: str | os.PathLike, key: str, map_location=None) -> dict:
-    """The state stored under ``key`` by :func:`add_to_checkpoint`.
+def read_from_checkpoint(filename: str | os.PathLike | dict, key: str, map_location=None) -> dict:
+    """The state stored under ``key`` by :func:`add_to_checkpoint` (in a file, or a checkpoint
+    already loaded, as nnU-Net's ``load_checkpoint`` accepts either).
 
     Raises:
         KeyError: the checkpoint has no ``key`` (written by another trainer), with the file named.
     """
-    checkpoint = torch.load(filename, map_location=map_location, weights_only=False)
+    checkpoint = filename if isinstance(filename, dict) else torch.load(filename, map_location=map_location,
+                                                                        weights_only=False)
     if key not in checkpoint:
-        raise KeyError(f"{filename} has no '{key}': it was not written by this trainer "
+        where = "the checkpoint" if isinstance(filename, dict) else filename
+        raise KeyError(f"{where} has no '{key}': it was not written by this trainer "
                        f"(trainer_name {checkpoint.get('trainer_name')!r})")
     return checkpoint[key]

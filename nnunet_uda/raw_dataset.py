@@ -5,7 +5,11 @@ Our additions to nnU-Net's layout, shared by ``nnuda-convert`` and ``nnuda-trans
 - ``imagesTrUnlabeled/<case>_0000.nii.gz``: the unlabeled pool (real target scans);
   stock nnU-Net ignores the folder, our trainers preprocess it with nnU-Net's own
   preprocessor.
-- extra ``dataset.json`` keys: ``numUnlabeled`` (size of the pool), ``nnunet_uda``
+- ``imagesTrPairs/<case>_0000.nii.gz`` and ``<case>_0001.nii.gz``: twin pairs for the
+  dual-teacher trainers (``nnuda-translate --twins``): one anatomy in the source domain's
+  style (channel 0) and in the target domain's (channel 1), on one grid, so they are
+  streamed and augmented together.
+- extra ``dataset.json`` keys: ``numUnlabeled`` (size of the pool), ``numPairs``, ``nnunet_uda``
   (a dict saying how the dataset was made: source folder, modality, translation model).
 """
 
@@ -30,6 +34,8 @@ IMAGES_TR = "imagesTr"
 LABELS_TR = "labelsTr"
 IMAGES_TS = "imagesTs"
 IMAGES_UNLABELED = "imagesTrUnlabeled"
+IMAGES_PAIRS = "imagesTrPairs"
+PAIR_VIEWS = ("source style", "target style")  # channel 0, channel 1 of a pair
 FILE_ENDING = ".nii.gz"
 
 
@@ -74,6 +80,7 @@ class RawDatasetWriter:
         self.num_training = 0
         self.num_unlabeled = 0
         self.num_test = 0
+        self.num_pairs = 0
         self.extra: dict = {}
         for sub in (IMAGES_TR, LABELS_TR):
             (folder / sub).mkdir(parents=True, exist_ok=True)
@@ -93,6 +100,20 @@ class RawDatasetWriter:
         """Add ``imagesTrUnlabeled/<case>_0000`` to the unlabeled pool."""
         write_image(image, self.folder / IMAGES_UNLABELED / f"{case}_0000{FILE_ENDING}")
         self.num_unlabeled += 1
+
+    def add_pair(self, case: str, source_style: sitk.Image, target_style: sitk.Image) -> None:
+        """Add ``imagesTrPairs/<case>_0000`` (source style) and ``<case>_0001`` (target style).
+
+        Raises:
+            InputError: the two images differ in size, spacing, origin or direction.
+        """
+        if not _same_grid(source_style, target_style):
+            raise InputError(f"the twins of {case} are not on one grid: size {source_style.GetSize()} vs "
+                             f"{target_style.GetSize()}, spacing {source_style.GetSpacing()} vs "
+                             f"{target_style.GetSpacing()}")
+        for channel, image in enumerate((source_style, target_style)):
+            write_image(image, self.folder / IMAGES_PAIRS / f"{case}_{channel:04d}{FILE_ENDING}")
+        self.num_pairs += 1
 
     def add_test(self, case: str, image: sitk.Image) -> None:
         """Add ``imagesTs/<case>_0000`` (images to predict)."""
@@ -115,8 +136,14 @@ class RawDatasetWriter:
             "numTraining": self.num_training,
             "file_ending": FILE_ENDING,
             "numUnlabeled": self.num_unlabeled,
+            **({"numPairs": self.num_pairs} if self.num_pairs else {}),
             "nnunet_uda": self.extra,
         }
+
+
+def _same_grid(a: sitk.Image, b: sitk.Image, tol: float = 1e-4) -> bool:
+    return a.GetSize() == b.GetSize() and all(
+        np.allclose(getattr(a, f)(), getattr(b, f)(), atol=tol) for f in ("GetSpacing", "GetOrigin", "GetDirection"))
 
 
 @contextmanager

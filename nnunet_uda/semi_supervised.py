@@ -46,10 +46,11 @@ def ddp_rank_world() -> tuple[int, int, Callable[[], None]]:
     return 0, 1, lambda: None
 
 
-def prepare_unlabeled_pool(trainer, progress: bool = True) -> tuple[Path, list[str]]:
-    """Preprocess (or reuse) the trainer's unlabeled pool; ``(cache folder, all identifiers)``."""
+def prepare_unlabeled_pool(trainer, progress: bool = True, pairs: bool = False) -> tuple[Path, list[str]]:
+    """Preprocess (or reuse) the trainer's unlabeled pool (its twin pairs with ``pairs``);
+    ``(cache folder, all identifiers)``."""
     pool = open_unlabeled_pool(trainer.plans_manager.dataset_name, trainer.configuration_name,
-                               trainer.plans_manager.plans_name)
+                               trainer.plans_manager.plans_name, pairs=pairs)
     rank, world, barrier = ddp_rank_world()
     identifiers = pool.ensure(rank=rank, world_size=world, barrier=barrier, progress=progress and rank == 0)
     return pool.folder, identifiers
@@ -87,13 +88,17 @@ class UnlabeledDataLoader(nnUNetDataLoader):
         self.has_ignore = False
 
 
-def unlabeled_dataloader(trainer, folder: Path, identifiers: list[str], batch_size: int | None = None):
+def unlabeled_dataloader(trainer, folder: Path, identifiers: list[str], batch_size: int | None = None,
+                         pairs: bool = False):
     """Stream patches of the unlabeled cache through the trainer's training augmentation.
 
     Args:
         trainer: an initialized ``nnUNetTrainer`` (its plans, batch size, transforms).
         folder, identifiers: from :func:`prepare_unlabeled_pool`.
         batch_size: default the trainer's (per-rank) batch size.
+        pairs: the cache holds twin pairs (two channels per case): both views of a case get
+            the same patch, spatial transform and mirroring; intensity transforms are drawn
+            per channel, as nnU-Net draws them for a multi-channel image.
 
     Returns:
         nnU-Net's background augmenter (``SingleThreadedAugmenter`` when
@@ -106,7 +111,7 @@ def unlabeled_dataloader(trainer, folder: Path, identifiers: list[str], batch_si
         trainer.configure_rotation_dummyDA_mirroring_and_inital_patch_size()
     transforms = trainer.get_training_transforms(
         cm.patch_size, rotation, trainer._get_deep_supervision_scales(), mirror_axes, dummy_2d,
-        use_mask_for_norm=cm.use_mask_for_norm, is_cascaded=trainer.is_cascaded,
+        use_mask_for_norm=list(cm.use_mask_for_norm) * (2 if pairs else 1), is_cascaded=trainer.is_cascaded,
         foreground_labels=lm.foreground_labels,
         regions=lm.foreground_regions if lm.has_regions else None, ignore_label=lm.ignore_label)
     dataset = UnlabeledDataset(str(folder), list(identifiers))

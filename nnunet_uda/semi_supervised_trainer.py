@@ -46,9 +46,10 @@ class SemiSupervisedTrainerMixin:
         super().initialize()
 
     def get_dataloaders(self):
+        # the pool first: a missing one is then reported before nnU-Net starts its workers
+        pool = prepare_unlabeled_pool(self, progress=self.local_rank == 0)
         labeled, val = super().get_dataloaders()
-        unlabeled = unlabeled_dataloader(self, *prepare_unlabeled_pool(self, progress=self.local_rank == 0),
-                                         batch_size=self.unlabeled_batch_size)
+        unlabeled = unlabeled_dataloader(self, *pool, batch_size=self.unlabeled_batch_size)
         return LabeledUnlabeledIterator(labeled, unlabeled), val
 
     def on_train_end(self):

@@ -11,7 +11,10 @@ are cached beside nnU-Net's own folder, in its on-disk format::
         nnUNetPlans_3d_fullres_unlabeled/    <case>.b2nd, <case>_seg.b2nd, <case>.pkl
         nnUNetPlans_3d_fullres_unlabeled.json   what the cache was made from
 
-so ``nnUNetDatasetBlosc2`` (and ``infer_dataset_class``) read it. The ``_seg`` array of an
+so ``nnUNetDatasetBlosc2`` (and ``infer_dataset_class``) read it. The twin pairs of
+``imagesTrPairs`` (``nnuda-translate --twins``) are a pool of the same kind, cached in
+``nnUNetPlans_<configuration>_pairs/`` with two channels: the plans' normalization of the
+single channel applies to each view (:func:`pair_plans`). The ``_seg`` array of an
 unlabeled case is the preprocessor's nonzero mask (0 inside, -1 outside), as for a test
 image. A case is written atomically (temporary folder, then rename; ``.pkl`` last, so a
 case without ``.pkl`` is unfinished and redone); the cache is reused while the plans
@@ -21,6 +24,7 @@ and the raw files are unchanged, and rebuilt otherwise.
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import multiprocessing
@@ -36,9 +40,10 @@ from tqdm import tqdm
 
 from nnunet_uda.cli_utils import run_cli
 from nnunet_uda.errors import InputError
-from nnunet_uda.raw_dataset import IMAGES_UNLABELED
+from nnunet_uda.raw_dataset import IMAGES_PAIRS, IMAGES_UNLABELED, PAIR_VIEWS
 
 UNLABELED_SUFFIX = "_unlabeled"
+PAIRS_SUFFIX = "_pairs"
 
 
 def _env_folder(name: str) -> Path:
@@ -61,9 +66,8 @@ def dataset_name(dataset: int | str) -> str:
 def unlabeled_images(folder: Path, file_ending: str, num_channels: int) -> dict[str, list[str]]:
     """``case -> [<case>_0000<ending>, ...]`` for an ``imagesTrUnlabeled`` folder."""
     if not folder.is_dir():
-        raise InputError(
-            f"no unlabeled pool: {folder} not found (nnuda-convert --unlabeled or nnuda-translate writes it)"
-        )
+        writer = "nnuda-translate --twins" if folder.name == IMAGES_PAIRS else "nnuda-convert --unlabeled or nnuda-translate"
+        raise InputError(f"no unlabeled pool: {folder} not found ({writer} writes it)")
     pattern = re.compile(rf"^(?P<case>.+)_(?P<channel>\d{{4}}){re.escape(file_ending)}$")
     cases: dict[str, dict[int, str]] = {}
     for p in sorted(folder.iterdir()):
@@ -78,6 +82,35 @@ def unlabeled_images(folder: Path, file_ending: str, num_channels: int) -> dict[
             raise InputError(f"unlabeled case {case} in {folder} has channels {sorted(channels)}, expected 0..{num_channels - 1}")
         out[case] = [channels[c] for c in range(num_channels)]
     return out
+
+
+def pair_plans(plans: dict, configuration: str, dataset_json: dict) -> tuple[dict, dict]:
+    """Plans and dataset.json of a single-channel dataset widened to its twin pairs' two channels.
+
+    The configuration (inheritance resolved) normalizes channel 1 as channel 0, with the same
+    intensity properties, so each view is preprocessed exactly as a training image would be.
+
+    Raises:
+        InputError: the dataset has more than one channel.
+    """
+    from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
+
+    channels = dataset_json["channel_names"]
+    if len(channels) != 1:
+        raise InputError(f"twin pairs need a single-channel dataset; this one has channels {channels}")
+    name = channels.get("0", next(iter(channels.values())))
+    resolved = copy.deepcopy(PlansManager(plans).get_configuration(configuration).configuration)
+    resolved.pop("inherits_from", None)
+    for key in ("normalization_schemes", "use_mask_for_norm"):
+        resolved[key] = list(resolved[key]) * 2
+    plans = copy.deepcopy(plans)
+    plans["configurations"][configuration] = resolved
+    properties = plans.get("foreground_intensity_properties_per_channel", {})
+    if "0" in properties:
+        properties["1"] = properties["0"]
+    dataset_json = {**copy.deepcopy(dataset_json), "channel_names": {str(c): f"{name} ({view})"
+                                                                      for c, view in enumerate(PAIR_VIEWS)}}
+    return plans, dataset_json
 
 
 def _fingerprint(plans: dict, configuration: str, images: dict[str, list[str]]) -> str:
@@ -187,12 +220,14 @@ class UnlabeledPool:
         return self.identifiers()
 
 
-def open_unlabeled_pool(dataset: int | str, configuration: str, plans_identifier: str = "nnUNetPlans") -> UnlabeledPool:
-    """Find the plans, dataset.json and ``imagesTrUnlabeled`` of a planned dataset.
+def open_unlabeled_pool(dataset: int | str, configuration: str, plans_identifier: str = "nnUNetPlans",
+                        pairs: bool = False) -> UnlabeledPool:
+    """Find the plans, dataset.json and ``imagesTrUnlabeled`` (``imagesTrPairs`` with ``pairs``)
+    of a planned dataset.
 
     Raises:
         InputError: nnU-Net paths not set, unknown dataset, dataset not planned (no plans
-            file or no such configuration), no ``imagesTrUnlabeled`` or an empty one.
+            file or no such configuration), no image folder or an empty one.
     """
     _env_folder("nnUNet_raw")
     preprocessed = _env_folder("nnUNet_preprocessed")
@@ -211,10 +246,12 @@ def open_unlabeled_pool(dataset: int | str, configuration: str, plans_identifier
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
     data_identifier = PlansManager(plans).get_configuration(configuration).data_identifier
-    images = unlabeled_images(
-        _env_folder("nnUNet_raw") / name / IMAGES_UNLABELED, dataset_json["file_ending"], len(dataset_json["channel_names"])
-    )
-    pool = UnlabeledPool(name, configuration, plans, dataset_json, images, base / f"{data_identifier}{UNLABELED_SUFFIX}")
+    if pairs:
+        plans, dataset_json = pair_plans(plans, configuration, dataset_json)
+    images = unlabeled_images(_env_folder("nnUNet_raw") / name / (IMAGES_PAIRS if pairs else IMAGES_UNLABELED),
+                              dataset_json["file_ending"], len(dataset_json["channel_names"]))
+    suffix = PAIRS_SUFFIX if pairs else UNLABELED_SUFFIX
+    pool = UnlabeledPool(name, configuration, plans, dataset_json, images, base / f"{data_identifier}{suffix}")
     pool.fingerprint = _fingerprint(plans, configuration, images)
     return pool
 

@@ -24,6 +24,7 @@ from nnunet_uda.translation.config import MODEL_CONFIGS, ModelConfig
 from nnunet_uda.translation.nicegan import nicegan_min_size
 from nnunet_uda.translation.pipeline import (
     check_output_free,
+    check_twin_options,
     default_name,
     default_workdir,
     find_inputs,
@@ -91,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"no label-guided edits (the defaults for ceT1 -> hrT2 are "
                         f"--source-label-scale {' '.join(f'{k}={v:g}' for k, v in LABEL_EDITS[('ceT1', 'hrT2')][0].items())} "
                         f"--label-level {' '.join(f'{k}={v:g}' for k, v in LABEL_EDITS[('ceT1', 'hrT2')][1].items())})")
+    p.add_argument("--twins", action="store_true",
+                   help="also write the twin pairs of the dual-teacher trainers (nnUNetTrainerMTUDA): imagesTrPairs with "
+                        "every scan in both styles, and the labeled source scans themselves in imagesTr")
+    p.add_argument("--source-label-fraction", type=float, default=1.0,
+                   help="with --twins: keep the labels of this share of the source scans (default 1: all)")
     p.add_argument("--lr", type=float, default=None, help="learning rate of generators and discriminators (default: the paper's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=1000, help="checkpoint every N iterations")
@@ -220,6 +226,7 @@ def translate(args: argparse.Namespace) -> None:
         levels = {} if args.no_label_edits else dict(default_label_edits(args.src, args.tgt)[1])
     name = args.name or default_name(args.src, args.tgt)
     inputs = find_inputs(args.input, args.src, args.tgt)
+    check_twin_options(args.twins, args.source_label_fraction, args.per_site)
     if args.step in ("all", "synthesize"):
         check_output_free(args.dataset_id, name, args.overwrite)
     workdir = args.workdir or default_workdir(args.dataset_id, name, cfg, args.per_site)
@@ -230,7 +237,8 @@ def translate(args: argparse.Namespace) -> None:
         print(f"{PROG}: trained {', '.join(str(r) for r in runs.values())}")
     if args.step in ("all", "synthesize"):
         out = synthesize_dataset(inputs, workdir, args.dataset_id, name, device, overwrite=args.overwrite,
-                                 label_levels=levels)
+                                 label_levels=levels, twins=args.twins,
+                                 source_label_fraction=args.source_label_fraction)
         print(f"{PROG}: wrote {out}")
 
 

@@ -18,7 +18,8 @@ Raw dataset ``$nnUNet_raw/Dataset<ID>_<name>`` (default name ``CrossMoDA_<src>to
 ``imagesTr`` translated source volumes, ``labelsTr`` the source labels (unchanged),
 ``imagesTrUnlabeled`` the real ``target_training`` scans, ``imagesTs`` the
 ``target_validation`` scans when present; ``dataset.json`` records the translation in
-its ``nnunet_uda`` key.
+its ``nnunet_uda`` key. ``--twins`` adds the labeled source scans themselves to imagesTr
+and writes ``imagesTrPairs`` (:func:`synthesize_dataset`).
 """
 
 from __future__ import annotations
@@ -157,16 +158,26 @@ def find_runs(workdir: Path) -> dict[str, Path]:
 def synthesize_dataset(
     inputs: Inputs, workdir: Path, dataset_id: int, name: str, device: str = "cpu", overwrite: bool = False,
     raw_root: Path | None = None, batch_size: int = 32, label_levels: dict[int, float] | None = None,
+    twins: bool = False, source_label_fraction: float = 1.0,
 ) -> Path:
     """Write the translated nnU-Net raw dataset from the trained runs in ``workdir``.
 
     ``label_levels``: ``{label: level}`` drawn into every translated volume after translation
     (:func:`~nnunet_uda.translation.synthesize.set_label_levels`); recorded in dataset.json.
 
+    ``twins`` (the dual-teacher trainers, ``nnUNetTrainerMTUDA``): imagesTr also holds each
+    labeled source scan itself (``<case>_src``) beside its translation, and imagesTrPairs
+    holds every scan of both domains as a pair (source style, target style): a source scan
+    with its translation, a target training scan translated back with itself.
+    ``source_label_fraction`` keeps the labels of that share of the source scans (drawn with
+    the translator's seed; at least one); the others enter the pairs only. Both need one
+    translator for all sites.
+
     Returns:
         The dataset folder.
     """
     runs = find_runs(workdir)
+    check_twin_options(twins, source_label_fraction, per_site=ALL not in runs)
     dev = torch.device(device)
     models = {}
     for run_name, run_dir in runs.items():
@@ -174,6 +185,7 @@ def synthesize_dataset(
         if (meta.get("src"), meta.get("tgt")) != (inputs.src, inputs.tgt):
             raise InputError(f"{run_dir} translates {meta.get('src')} -> {meta.get('tgt')}, not {inputs.src} -> {inputs.tgt}")
         models[run_name] = (model, cfg, meta)
+    labeled = labeled_source_cases(sorted(inputs.source), source_label_fraction, next(iter(models.values()))[1].seed)
     with raw_dataset(dataset_id, name, inputs.tgt, raw_root=raw_root, overwrite=overwrite) as writer:
         for case, (img_path, lab_path) in sorted(inputs.source.items()):
             label = read_image(lab_path)
@@ -183,7 +195,18 @@ def synthesize_dataset(
                 if label_levels:
                     arr = set_label_levels(arr, sitk.GetArrayFromImage(label), label_levels, *meta["target_intensity"])
                 out_case = case if run_name == ALL else f"{case}_to_{meta['site']}"
-                writer.add_labeled(out_case, image_like(arr, ref), label, source=str(img_path))
+                if case in labeled:
+                    writer.add_labeled(out_case, image_like(arr, ref), label, source=str(img_path))
+                if twins:
+                    if case in labeled:
+                        writer.add_labeled(f"{case}_src", ref, label, source=str(img_path))
+                    writer.add_pair(case, ref, image_like(arr, ref))
+        if twins:
+            model, cfg, meta = models[ALL]
+            source_range = intensity_range([p for p, _ in inputs.source.values()], cfg.slices)
+            for case, p in sorted(inputs.target.items()):
+                arr, ref = translate_volume(model, cfg, p, source_range, dev, batch_size, backward=True)
+                writer.add_pair(case, image_like(arr, ref), ref)
         for case, p in sorted(inputs.target.items()):
             writer.add_unlabeled(case, read_image(p))
         for case, p in sorted(inputs.validation.items()):
@@ -199,8 +222,37 @@ def synthesize_dataset(
             "per_site": ALL not in models,
             "preserve_structures": first[1].preserve_structures,
             "label_levels": {str(k): v for k, v in (label_levels or {}).items()},
+            "twins": twins,
+            "labeled_source_cases": sorted(labeled),
         }
     return writer.destination
+
+
+def check_twin_options(twins: bool, source_label_fraction: float, per_site: bool) -> None:
+    """Refuse, before any work, option combinations ``--twins`` cannot serve.
+
+    Raises:
+        InputError: ``--twins`` with one translator per site; a fraction outside (0, 1]; a
+            fraction below 1 without ``--twins``.
+    """
+    if twins and per_site:
+        raise InputError("--twins needs one translator for all target scans: leave out --per-site")
+    if not 0.0 < source_label_fraction <= 1.0:
+        raise InputError(f"--source-label-fraction must be in (0, 1], got {source_label_fraction}")
+    if source_label_fraction < 1.0 and not twins:
+        raise InputError("--source-label-fraction needs --twins (unlabeled source scans enter the twin pairs only)")
+
+
+def labeled_source_cases(cases: list[str], fraction: float, seed: int) -> set[str]:
+    """The source cases that keep their labels: ``max(1, round(fraction * n))`` of them, drawn
+    with ``seed`` (all of them for ``fraction`` 1)."""
+    import numpy as np
+
+    if fraction >= 1.0:
+        return set(cases)
+    keep = max(1, round(fraction * len(cases)))
+    order = np.random.default_rng(seed).permutation(len(cases))
+    return {sorted(cases)[i] for i in order[:keep]}
 
 
 def check_output_free(dataset_id: int, name: str, overwrite: bool, raw_root: Path | None = None) -> None:

@@ -22,8 +22,10 @@ from nnunet_uda.translation.train import autocast_factory
 
 
 @torch.no_grad()
-def translate_slices(model, slices: torch.Tensor, device: torch.device, batch_size: int = 32, bf16: bool = True) -> torch.Tensor:
-    """``(N, 1, S, S)`` in [-1, 1] -> translated ``(N, 1, S, S)`` float32 on the CPU."""
+def translate_slices(model, slices: torch.Tensor, device: torch.device, batch_size: int = 32, bf16: bool = True,
+                     backward: bool = False) -> torch.Tensor:
+    """``(N, 1, S, S)`` in [-1, 1] -> translated ``(N, 1, S, S)`` float32 on the CPU; ``backward``:
+    target -> source with the translator's second generator."""
     autocast = autocast_factory(device, bf16)
     out = []
     for i in range(0, len(slices), batch_size):
@@ -31,7 +33,7 @@ def translate_slices(model, slices: torch.Tensor, device: torch.device, batch_si
         if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast():
-            out.append(model.translate(x).float().cpu())
+            out.append((model.translate_back(x) if backward else model.translate(x)).float().cpu())
     return torch.cat(out)
 
 
@@ -74,14 +76,15 @@ def set_label_levels(volume: np.ndarray, label: np.ndarray, levels: dict[int, fl
 def translate_volume(
     model, config: ModelConfig, path: Path, intensity: tuple[float, float], device: torch.device | str = "cpu",
     batch_size: int = 32, bf16: bool = True, label: Path | None = None, case: str | None = None,
+    backward: bool = False,
 ) -> tuple[np.ndarray, sitk.Image]:
-    """Translate one source volume.
+    """Translate one source volume (``backward``: one target volume into the source's style).
 
     Args:
         model: a trained translator in eval mode.
         config: its config (the slice settings must match training).
         path: the source NIfTI volume.
-        intensity: target ``(low, high)`` range the [-1, 1] output is mapped to.
+        intensity: ``(low, high)`` range of the output domain the [-1, 1] output is mapped to.
         label: the volume's label; needed when the config edits labeled source voxels
             (``slices.source_label_scale``), as in training.
         case: the case name the edit's per-case factor is drawn for (as in training; default
@@ -92,14 +95,14 @@ def translate_volume(
     """
     device = torch.device(device)
     arr, img = read_array(path)
-    if config.slices.source_label_scale:
+    if config.slices.source_label_scale and not backward:
         if label is None:
             raise InputError(f"this translator edits labeled source voxels; the label of {path} is needed")
         case = case or case_of(Path(path))
         factors = case_label_scale(config.slices.source_label_scale, case, config.seed)
         arr = scale_labeled_intensities(arr, read_array(label)[0], factors)
     slices, _, geom = volume_to_slices(arr, img.GetSpacing(), config.slices)
-    translated = translate_slices(model, slices, device, batch_size, bf16)
+    translated = translate_slices(model, slices, device, batch_size, bf16, backward)
     return slices_to_volume(translated, geom, *intensity), img
 
 

@@ -88,6 +88,34 @@ def test_per_site_structure_preserving_nicegan_train_then_synthesize(translation
     assert code == 2 and "output exists" in err and "--overwrite" in err and err.count("\n") == 1
 
 
+def test_twins_write_pairs_on_each_scans_grid_and_keep_the_chosen_source_labels(translation_data, nnunet_folders,
+                                                                                monkeypatch, capsys, tmp_path):
+    """``--twins``: imagesTr holds each labeled source scan and its translation, imagesTrPairs every
+    scan of both domains (source style, target style); ``--source-label-fraction`` keeps some labels."""
+    code, err = run(monkeypatch, capsys, "--src", "ceT1", "--tgt", "hrT2", "-i", translation_data, "-d", "505",
+                    "-o", tmp_path / "work", "--twins", "--source-label-fraction", "0.5", *SMALL)
+    assert code == 0, err
+    ds = Path(nnunet_folders["nnUNet_raw"]) / "Dataset505_CrossMoDA_ceT1toHrT2"
+    meta = json.loads((ds / "dataset.json").read_text())
+    sources = {p.name[: -len("_ceT1.nii.gz")]: p for p in (translation_data / "source_training").glob("*_ceT1.nii.gz")}
+    targets = {p.name[: -len("_hrT2.nii.gz")]: p for p in (translation_data / "target_training").glob("*_hrT2.nii.gz")}
+    labeled = meta["nnunet_uda"]["labeled_source_cases"]
+    assert meta["nnunet_uda"]["twins"] and len(labeled) == max(1, round(len(sources) / 2)) and set(labeled) < set(sources)
+    assert sorted(p.name for p in (ds / "labelsTr").iterdir()) == sorted(
+        f"{c}{suffix}.nii.gz" for c in labeled for suffix in ("", "_src"))
+    assert meta["numTraining"] == 2 * len(labeled) and meta["numPairs"] == len(sources) + len(targets)
+    for case in labeled:  # the real scan, as it is
+        real = sitk.ReadImage(str(ds / "imagesTr" / f"{case}_src_0000.nii.gz"))
+        assert (sitk.GetArrayFromImage(real) == sitk.GetArrayFromImage(sitk.ReadImage(str(sources[case])))).all()
+    pairs = ds / "imagesTrPairs"
+    for case, real, channel in [*((c, p, 0) for c, p in sources.items()), *((c, p, 1) for c, p in targets.items())]:
+        views = [sitk.ReadImage(str(pairs / f"{case}_{k:04d}.nii.gz")) for k in (0, 1)]
+        ref = sitk.ReadImage(str(real))
+        assert all(v.GetSize() == ref.GetSize() and same_geometry(v, ref, tol=1e-6) for v in views)
+        assert (sitk.GetArrayFromImage(views[channel]) == sitk.GetArrayFromImage(ref)).all()
+        assert not (sitk.GetArrayFromImage(views[1 - channel]) == sitk.GetArrayFromImage(ref)).all()
+
+
 def _damage(folder: Path, how: str) -> None:
     if how == "empty target":
         for p in (folder / "target_training").iterdir():
@@ -112,6 +140,9 @@ def _damage(folder: Path, how: str) -> None:
         ("structure share above 1", ["--structure-fraction", "1.5"], "--structure-fraction must be in [0, 1]"),
         ("percentiles reversed", ["--percentiles", "99", "1"], "--percentiles must satisfy"),
         ("no residual blocks", ["--res-blocks", "0"], "--res-blocks must be at least 1"),
+        ("twins from one translator per site", ["--twins", "--per-site"], "--twins needs one translator for all"),
+        ("label share without twins", ["--source-label-fraction", "0.5"], "--source-label-fraction needs --twins"),
+        ("label share of 0", ["--twins", "--source-label-fraction", "0"], "--source-label-fraction must be in (0, 1]"),
     ],
 )
 def test_bad_input_one_line(data_copy, nnunet_folders, monkeypatch, capsys, how, extra, message):
