@@ -1,5 +1,6 @@
-"""2-process gloo DDP on the CPU: the mean teacher and the DMNet discriminator stay identical
-across ranks when every rank sees different data (the trainers' code path, outside nnU-Net)."""
+"""2-process gloo DDP on the CPU: the mean teacher, MT-UDA's two teachers, and the DMNet and
+LE-UDA discriminators stay identical across ranks when every rank sees different data (the
+trainers' code path, outside nnU-Net)."""
 
 import json
 import os
@@ -9,7 +10,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from nnunet_uda.adversarial_parts import DiscriminatorSet
 from nnunet_uda.discriminator import FCNDiscriminator
+from nnunet_uda.dual_teacher import DualTeacherNetwork
 from nnunet_uda.distributed import average_gradients_, broadcast_module_, unwrap_network
 from nnunet_uda.ema import MeanTeacherNetwork
 from nnuda_testing import run_gloo
@@ -79,6 +82,39 @@ def test_teacher_and_discriminator_identical_across_ranks(tmp_path):
         assert r["student"] == 0 and r["teacher"] == 0 and r["discriminator"] == 0
         assert r["teacher_moved"] > 0  # the teacher is an average, not a copy
         assert r["unsynced"] > 0  # without averaged gradients the ranks drift apart: the data differed
+
+
+def dual_teacher_worker(rank: int, world: int, out: str) -> None:
+    torch.manual_seed(rank)  # different initial weights and data on every rank
+    net = nn.parallel.DistributedDataParallel(DualTeacherNetwork(TinySegNet()))
+    discriminators = DiscriminatorSet(("intra", "inter"), 3, 2, 4, 1e-2, 0.0, 10, torch.device("cpu"))
+    opt = torch.optim.SGD(unwrap_network(net).student.parameters(), lr=0.1)
+    for step in range(3):
+        x = torch.randn(2, 1, 16, 16)
+        opt.zero_grad()
+        probs = torch.softmax(net(x), 1)
+        (probs.square().mean() + 0.1 * discriminators.generator_loss({"intra": probs, "inter": probs})).backward()
+        opt.step()
+        unwrap_network(net).update_teachers(step, 0.9, 0.5)
+        with torch.no_grad():
+            teacher = torch.softmax(unwrap_network(net).teacher_forward("inter", x), 1)
+        discriminators.step({"intra": teacher, "inter": teacher}, {"intra": probs, "inter": probs})
+    dual = unwrap_network(net)
+    result = {name: max_diff_to_rank0(flat(m)) for name, m in (
+        ("student", dual.student), ("intra", dual.intra_teacher), ("inter", dual.inter_teacher),
+        ("discriminators", discriminators.modules))}
+    result["teachers_differ"] = (flat(dual.intra_teacher) - flat(dual.inter_teacher)).abs().max().item()
+    with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
+        json.dump(result, f)
+
+
+@pytest.mark.slow
+def test_dual_teachers_and_leuda_discriminators_identical_across_ranks(tmp_path):
+    run_gloo(dual_teacher_worker, WORLD, str(tmp_path))
+    for rank in range(WORLD):
+        r = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert r["student"] == r["intra"] == r["inter"] == r["discriminators"] == 0, r
+        assert r["teachers_differ"] > 0  # two decays, two averages
 
 
 def test_helpers_are_no_ops_without_process_group():
