@@ -14,7 +14,9 @@ trainers look for it:
 ``--unlabeled`` adds the ``target_training`` hrT2 scans that are not labeled cases to
 ``imagesTrUnlabeled/`` (the unlabeled pool of our trainers); ``--n-labeled N`` keeps only
 the first N labeled cases and, with ``--unlabeled``, moves the others' images into the
-pool (the semi-supervised setting). ``target_validation`` goes to ``imagesTs/``.
+pool (the semi-supervised setting). ``--absence`` adds the ``target_training_absence`` hrT2
+scans (known to show no schwannoma) to ``imagesTrAbsence/``, the absence domain of
+``nnUNetTrainerPresenceAbsence``. ``target_validation`` goes to ``imagesTs/``.
 Cases keep their CrossMoDA names (``crossmoda2021_etz_106``), so ``nnUNetv2_predict``
 output pairs with ``<case>_Label.nii.gz`` in ``nnuda-evaluate``.
 """
@@ -69,6 +71,7 @@ def convert(
     n_labeled: int | None = None,
     raw_root: Path | None = None,
     overwrite: bool = False,
+    absence: bool = False,
 ) -> Path:
     """Write ``<nnUNet_raw>/DatasetXXX_<name>`` from a CrossMoDA-style folder.
 
@@ -81,6 +84,7 @@ def convert(
         n_labeled: keep only the first N labeled cases (sorted by name).
         raw_root: defaults to ``$nnUNet_raw``.
         overwrite: replace an existing dataset of the same id and name.
+        absence: add the ``target_training_absence`` hrT2 scans to ``imagesTrAbsence``.
 
     Returns:
         The dataset folder.
@@ -104,6 +108,12 @@ def convert(
         pool = {c: p for c, p in pool.items() if c not in labeled}
         if not pool:
             raise InputError(f"--unlabeled: no hrT2 scans left for the pool in {input_dir / cm.TARGET_TRAINING}")
+    absent: dict[str, Path] = {}
+    if absence:
+        absent = cm.image_cases(require_dir(input_dir / cm.TARGET_TRAINING_ABSENCE, "target_training_absence folder"),
+                                TARGET_MODALITY)
+        if not absent:
+            raise InputError(f"--absence: no *_{TARGET_MODALITY}.nii.gz scans in {input_dir / cm.TARGET_TRAINING_ABSENCE}")
     val_dir = input_dir / cm.TARGET_VALIDATION
     test = cm.image_cases(val_dir, TARGET_MODALITY) if val_dir.is_dir() else {}
 
@@ -121,9 +131,12 @@ def convert(
             ds.add_labeled(case, img, lab, source=str(lab_path))
         for case, path in tqdm(sorted(pool.items()), desc="unlabeled", unit="case", disable=not pool):
             ds.add_unlabeled(case, _read_checked(path))
+        for case, path in tqdm(sorted(absent.items()), desc="absence", unit="case", disable=not absent):
+            ds.add_absence(case, _read_checked(path))
         for case, path in tqdm(sorted(test.items()), desc="test", unit="case", disable=not test):
             ds.add_test(case, _read_checked(path))
-    print(f"wrote {ds.destination}: {len(labeled)} labeled, {len(pool)} unlabeled, {len(test)} test cases")
+    print(f"wrote {ds.destination}: {len(labeled)} labeled, {len(pool)} unlabeled, {len(absent)} absence, "
+          f"{len(test)} test cases")
     return ds.destination
 
 
@@ -138,12 +151,15 @@ def convert_entry() -> None:
     parser.add_argument("--name", help="dataset name (default CrossMoDA_<modality>)")
     parser.add_argument("--unlabeled", action="store_true", help="add target_training hrT2 scans as unlabeled pool")
     parser.add_argument("--n-labeled", type=int, help="keep only the first N labeled cases")
+    parser.add_argument("--absence", action="store_true",
+                        help="add target_training_absence hrT2 scans (no schwannoma) as imagesTrAbsence")
     parser.add_argument("--raw", type=Path, help="nnUNet_raw folder (default: $nnUNet_raw)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
     args = parser.parse_args()
     run_cli(
         "nnuda-convert",
         lambda: convert(
-            args.input, args.dataset_id, args.modality, args.name, args.unlabeled, args.n_labeled, args.raw, args.overwrite
+            args.input, args.dataset_id, args.modality, args.name, args.unlabeled, args.n_labeled, args.raw, args.overwrite,
+            args.absence,
         ),
     )

@@ -31,6 +31,7 @@ TARGET_TRAINING = "target_training"
 TARGET_VALIDATION = "target_validation"
 TARGET_TRAINING_LABELS = "target_training_labels"
 TARGET_VALIDATION_LABELS = "target_validation_labels"
+TARGET_TRAINING_ABSENCE = "target_training_absence"  # hrT2 scans known to show no schwannoma (weak labels)
 PAIRED = "paired"
 
 _NAME = re.compile(r"^(?P<case>.+)_(?P<kind>ceT1|hrT2|Label)\.nii(\.gz)?$")

@@ -9,7 +9,10 @@ Our additions to nnU-Net's layout, shared by ``nnuda-convert`` and ``nnuda-trans
   dual-teacher trainers (``nnuda-translate --twins``): one anatomy in the source domain's
   style (channel 0) and in the target domain's (channel 1), on one grid, so they are
   streamed and augmented together.
-- extra ``dataset.json`` keys: ``numUnlabeled`` (size of the pool), ``numPairs``, ``nnunet_uda``
+- ``imagesTrAbsence/<case>_0000.nii.gz``: scans known to show no target structure anywhere
+  (the absence domain of :class:`nnUNetTrainerPresenceAbsence`); imagesTr and
+  imagesTrUnlabeled then hold the presence domain, with and without masks.
+- extra ``dataset.json`` keys: ``numUnlabeled`` (size of the pool), ``numPairs``, ``numAbsence``, ``nnunet_uda``
   (a dict saying how the dataset was made: source folder, modality, translation model).
 """
 
@@ -35,6 +38,7 @@ LABELS_TR = "labelsTr"
 IMAGES_TS = "imagesTs"
 IMAGES_UNLABELED = "imagesTrUnlabeled"
 IMAGES_PAIRS = "imagesTrPairs"
+IMAGES_ABSENCE = "imagesTrAbsence"
 PAIR_VIEWS = ("source style", "target style")  # channel 0, channel 1 of a pair
 FILE_ENDING = ".nii.gz"
 
@@ -81,6 +85,7 @@ class RawDatasetWriter:
         self.num_unlabeled = 0
         self.num_test = 0
         self.num_pairs = 0
+        self.num_absence = 0
         self.extra: dict = {}
         for sub in (IMAGES_TR, LABELS_TR):
             (folder / sub).mkdir(parents=True, exist_ok=True)
@@ -115,6 +120,11 @@ class RawDatasetWriter:
             write_image(image, self.folder / IMAGES_PAIRS / f"{case}_{channel:04d}{FILE_ENDING}")
         self.num_pairs += 1
 
+    def add_absence(self, case: str, image: sitk.Image) -> None:
+        """Add ``imagesTrAbsence/<case>_0000``: a scan without the target structure (absence domain)."""
+        write_image(image, self.folder / IMAGES_ABSENCE / f"{case}_0000{FILE_ENDING}")
+        self.num_absence += 1
+
     def add_test(self, case: str, image: sitk.Image) -> None:
         """Add ``imagesTs/<case>_0000`` (images to predict)."""
         write_image(image, self.folder / IMAGES_TS / f"{case}_0000{FILE_ENDING}")
@@ -137,6 +147,7 @@ class RawDatasetWriter:
             "file_ending": FILE_ENDING,
             "numUnlabeled": self.num_unlabeled,
             **({"numPairs": self.num_pairs} if self.num_pairs else {}),
+            **({"numAbsence": self.num_absence} if self.num_absence else {}),
             "nnunet_uda": self.extra,
         }
 

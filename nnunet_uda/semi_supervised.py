@@ -46,11 +46,12 @@ def ddp_rank_world() -> tuple[int, int, Callable[[], None]]:
     return 0, 1, lambda: None
 
 
-def prepare_unlabeled_pool(trainer, progress: bool = True, pairs: bool = False) -> tuple[Path, list[str]]:
-    """Preprocess (or reuse) the trainer's unlabeled pool (its twin pairs with ``pairs``);
-    ``(cache folder, all identifiers)``."""
+def prepare_unlabeled_pool(trainer, progress: bool = True, pairs: bool = False,
+                           absence: bool = False) -> tuple[Path, list[str]]:
+    """Preprocess (or reuse) the trainer's unlabeled pool (its twin pairs with ``pairs``, its
+    absence scans with ``absence``); ``(cache folder, all identifiers)``."""
     pool = open_unlabeled_pool(trainer.plans_manager.dataset_name, trainer.configuration_name,
-                               trainer.plans_manager.plans_name, pairs=pairs)
+                               trainer.plans_manager.plans_name, pairs=pairs, absence=absence)
     rank, world, barrier = ddp_rank_world()
     identifiers = pool.ensure(rank=rank, world_size=world, barrier=barrier, progress=progress and rank == 0)
     return pool.folder, identifiers
@@ -131,11 +132,14 @@ class LabeledUnlabeledIterator:
     Args:
         labeled: nnU-Net's training augmenter (``trainer.dataloader_train``).
         unlabeled: e.g. :func:`unlabeled_dataloader`.
+        extra: further named streams, e.g. ``{'absence': unlabeled_dataloader(...)}``; each
+            adds ``batch[name]``.
     """
 
-    def __init__(self, labeled, unlabeled):
+    def __init__(self, labeled, unlabeled, extra: dict | None = None):
         self.labeled = labeled
         self.unlabeled = unlabeled
+        self.extra = dict(extra or {})
 
     def __iter__(self) -> "LabeledUnlabeledIterator":
         return self
@@ -143,10 +147,12 @@ class LabeledUnlabeledIterator:
     def __next__(self) -> dict:
         batch = next(self.labeled)
         batch["unlabeled"] = next(self.unlabeled)
+        for name, stream in self.extra.items():
+            batch[name] = next(stream)
         return batch
 
     def _finish(self) -> None:
-        """Stop the background workers of both streams (nnU-Net's augmenter method name)."""
-        for stream in (self.labeled, self.unlabeled):
+        """Stop the background workers of every stream (nnU-Net's augmenter method name)."""
+        for stream in (self.labeled, self.unlabeled, *self.extra.values()):
             if hasattr(stream, "_finish"):
                 stream._finish()

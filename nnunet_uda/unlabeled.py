@@ -14,7 +14,9 @@ are cached beside nnU-Net's own folder, in its on-disk format::
 so ``nnUNetDatasetBlosc2`` (and ``infer_dataset_class``) read it. The twin pairs of
 ``imagesTrPairs`` (``nnuda-translate --twins``) are a pool of the same kind, cached in
 ``nnUNetPlans_<configuration>_pairs/`` with two channels: the plans' normalization of the
-single channel applies to each view (:func:`pair_plans`). The ``_seg`` array of an
+single channel applies to each view (:func:`pair_plans`). The absence scans of
+``imagesTrAbsence`` (no target structure anywhere) are a pool of the same kind too, cached
+in ``nnUNetPlans_<configuration>_absence/``. The ``_seg`` array of an
 unlabeled case is the preprocessor's nonzero mask (0 inside, -1 outside), as for a test
 image. A case is written atomically (temporary folder, then rename; ``.pkl`` last, so a
 case without ``.pkl`` is unfinished and redone); the cache is reused while the plans
@@ -40,10 +42,11 @@ from tqdm import tqdm
 
 from nnunet_uda.cli_utils import run_cli
 from nnunet_uda.errors import InputError
-from nnunet_uda.raw_dataset import IMAGES_PAIRS, IMAGES_UNLABELED, PAIR_VIEWS
+from nnunet_uda.raw_dataset import IMAGES_ABSENCE, IMAGES_PAIRS, IMAGES_UNLABELED, PAIR_VIEWS
 
 UNLABELED_SUFFIX = "_unlabeled"
 PAIRS_SUFFIX = "_pairs"
+ABSENCE_SUFFIX = "_absence"
 
 
 def _env_folder(name: str) -> Path:
@@ -65,6 +68,9 @@ def dataset_name(dataset: int | str) -> str:
 
 def unlabeled_images(folder: Path, file_ending: str, num_channels: int) -> dict[str, list[str]]:
     """``case -> [<case>_0000<ending>, ...]`` for an ``imagesTrUnlabeled`` folder."""
+    if folder.name == IMAGES_ABSENCE and not folder.is_dir():
+        raise InputError(f"no absence pool: {folder} not found (put scans without the target structure there as "
+                         f"<case>_0000{file_ending}; see the README, 'dataset.json additions')")
     if not folder.is_dir():
         writer = "nnuda-translate --twins" if folder.name == IMAGES_PAIRS else "nnuda-convert --unlabeled or nnuda-translate"
         raise InputError(f"no unlabeled pool: {folder} not found ({writer} writes it)")
@@ -75,7 +81,8 @@ def unlabeled_images(folder: Path, file_ending: str, num_channels: int) -> dict[
         if m:
             cases.setdefault(m.group("case"), {})[int(m.group("channel"))] = str(p)
     if not cases:
-        raise InputError(f"no unlabeled pool: {folder} has no <case>_0000{file_ending} files")
+        what = "absence" if folder.name == IMAGES_ABSENCE else "unlabeled"
+        raise InputError(f"no {what} pool: {folder} has no <case>_0000{file_ending} files")
     out = {}
     for case, channels in cases.items():
         if sorted(channels) != list(range(num_channels)):
@@ -221,14 +228,17 @@ class UnlabeledPool:
 
 
 def open_unlabeled_pool(dataset: int | str, configuration: str, plans_identifier: str = "nnUNetPlans",
-                        pairs: bool = False) -> UnlabeledPool:
-    """Find the plans, dataset.json and ``imagesTrUnlabeled`` (``imagesTrPairs`` with ``pairs``)
-    of a planned dataset.
+                        pairs: bool = False, absence: bool = False) -> UnlabeledPool:
+    """Find the plans, dataset.json and ``imagesTrUnlabeled`` (``imagesTrPairs`` with ``pairs``,
+    ``imagesTrAbsence`` with ``absence``) of a planned dataset.
 
     Raises:
         InputError: nnU-Net paths not set, unknown dataset, dataset not planned (no plans
             file or no such configuration), no image folder or an empty one.
+        ValueError: both ``pairs`` and ``absence``.
     """
+    if pairs and absence:
+        raise ValueError("a pool is either the twin pairs or the absence scans, not both")
     _env_folder("nnUNet_raw")
     preprocessed = _env_folder("nnUNet_preprocessed")
     name = dataset_name(dataset)
@@ -248,9 +258,10 @@ def open_unlabeled_pool(dataset: int | str, configuration: str, plans_identifier
     data_identifier = PlansManager(plans).get_configuration(configuration).data_identifier
     if pairs:
         plans, dataset_json = pair_plans(plans, configuration, dataset_json)
-    images = unlabeled_images(_env_folder("nnUNet_raw") / name / (IMAGES_PAIRS if pairs else IMAGES_UNLABELED),
-                              dataset_json["file_ending"], len(dataset_json["channel_names"]))
-    suffix = PAIRS_SUFFIX if pairs else UNLABELED_SUFFIX
+    images_folder, suffix = ((IMAGES_PAIRS, PAIRS_SUFFIX) if pairs else (IMAGES_ABSENCE, ABSENCE_SUFFIX) if absence
+                             else (IMAGES_UNLABELED, UNLABELED_SUFFIX))
+    images = unlabeled_images(_env_folder("nnUNet_raw") / name / images_folder, dataset_json["file_ending"],
+                              len(dataset_json["channel_names"]))
     pool = UnlabeledPool(name, configuration, plans, dataset_json, images, base / f"{data_identifier}{suffix}")
     pool.fingerprint = _fingerprint(plans, configuration, images)
     return pool

@@ -33,11 +33,13 @@ def plot_losses(csv_path: Path, png_path: Path) -> None:
     plt.close(fig)
 
 
-def save_grid(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], png_path: Path, title: str) -> None:
-    """Rows ``(name, input, translated, reconstructed)`` of ``(H, W)`` images in [-1, 1]."""
-    fig, axes = plt.subplots(len(rows), 3, figsize=(7.5, 2.5 * len(rows)), squeeze=False)
+def save_grid(rows: list[tuple], png_path: Path, title: str,
+              columns: tuple[str, ...] = ("input", "translated", "reconstructed")) -> None:
+    """Rows ``(name, *images)`` of ``(H, W)`` images in [-1, 1], one per column (default
+    ``input, translated, reconstructed``)."""
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(2.5 * len(columns), 2.5 * len(rows)), squeeze=False)
     for r, (name, *images) in enumerate(rows):
-        for c, (img, col) in enumerate(zip(images, ("input", "translated", "reconstructed"))):
+        for c, (img, col) in enumerate(zip(images, columns)):
             ax = axes[r, c]
             ax.imshow(img, cmap="gray", vmin=-1, vmax=1)
             ax.set_xticks([])

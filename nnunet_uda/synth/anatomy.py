@@ -40,12 +40,13 @@ def _tentorium(p: np.ndarray) -> np.ndarray:
 
 
 def sample_anatomy(rng: np.random.Generator, intracanalicular_fraction: float = 0.25,
-                   radius_mm: tuple[float, float] = (4.0, 17.0)) -> Anatomy:
+                   radius_mm: tuple[float, float] = (4.0, 17.0), tumour: bool = True) -> Anatomy:
     """Draw one case's anatomy (shapes, textures, pose) from ``rng``; the tumour statistics as
-    :func:`~nnunet_uda.synth.tumour.sample_params`."""
+    :func:`~nnunet_uda.synth.tumour.sample_params`. ``tumour=False``: the same kind of head
+    without a schwannoma (and without the brainstem shift a large one causes)."""
     side = int(rng.choice([-1, 1]))
     params = sample_params(rng, intracanalicular_fraction, radius_mm)
-    bx = brainstem_shift(params, side)
+    bx = brainstem_shift(params, side) if tumour else 0.0
     ears = {s: sample_ear(rng, s) for s in (-1, 1)}
 
     scale = rng.uniform(0.93, 1.06)
@@ -167,17 +168,18 @@ def sample_anatomy(rng: np.random.Generator, intracanalicular_fraction: float = 
         fluid_ops.extend(fl)
     ops.extend(fluid_ops)
 
-    vs_ops, vs_texture = tumour_ops(rng, params, ears[side])
-    ops.extend(vs_ops)
-
-    textures = [vs_texture, Texture((Tissue.GREY, Tissue.WHITE, Tissue.BRAINSTEM), low, 0.03)]
+    textures = [Texture((Tissue.GREY, Tissue.WHITE, Tissue.BRAINSTEM), low, 0.03)]
+    if tumour:
+        vs_ops, vs_texture = tumour_ops(rng, params, ears[side])
+        ops.extend(vs_ops)
+        textures.insert(0, vs_texture)
     rot = shapes.rotation(*np.deg2rad(rng.uniform([-6, -8, -4], [6, 8, 4])))
     translation = np.array([1.7, 21.4, -38.6]) + rng.uniform([-5, -8, -10], [5, 8, 10])
     info = {
-        "vs_side": "left" if side > 0 else "right",
-        "vs_type": params.kind,
-        "vs_cisternal_radius_mm": round(params.radius, 2),
-        "vs_cystic": params.cystic,
+        "vs_side": ("left" if side > 0 else "right") if tumour else None,
+        "vs_type": params.kind if tumour else "absent",
+        "vs_cisternal_radius_mm": round(params.radius, 2) if tumour else 0.0,
+        "vs_cystic": params.cystic and tumour,
     }
     return Anatomy(ops, textures, rot, translation, fields, info)
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnunet_uda.crossmoda import LABELS, SOURCE_TRAINING, TARGET_TRAINING, TARGET_VALIDATION
+from nnunet_uda.crossmoda import (LABELS, SOURCE_TRAINING, TARGET_TRAINING, TARGET_TRAINING_ABSENCE,
+                                  TARGET_VALIDATION)
 from nnunet_uda.synth.anatomy import case_rng, sample_anatomy
 from nnunet_uda.synth.paint import Grid, sample, supersampling
 from nnunet_uda.synth.presets import GridSpec, Preset
@@ -14,6 +15,7 @@ from nnunet_uda.synth.render import Acquisition, acquire
 from nnunet_uda.synth.style import Style, draw_style
 from nnunet_uda.synth.tissues import VS_TISSUES, Tissue
 
+TARGET_TRAINING_ABSENCE_LABELS = "target_training_absence_labels"
 FIRST_TARGET_ID = 106  # as in the CrossMoDA 2021 release: source 1-105, target from 106
 TARGET_SITES = ("etz", "ldn")
 _GRID_STREAM = 1
@@ -40,11 +42,12 @@ class CaseSpec:
         return "hrT2" if self.modality == "ceT1" else "ceT1", "ldn"
 
 
-def plan_cases(n_source: int, n_target: int, n_validation: int) -> list[CaseSpec]:
-    """Source cases ``crossmoda2021_ldn_1..``; target ids from 106, sites alternating etz / ldn."""
+def plan_cases(n_source: int, n_target: int, n_validation: int, n_absence: int = 0) -> list[CaseSpec]:
+    """Source cases ``crossmoda2021_ldn_1..``; target ids from 106, sites alternating etz / ldn;
+    the ``n_absence`` hrT2 cases without a schwannoma numbered after the validation cases."""
     cases = [CaseSpec(f"crossmoda2021_ldn_{i}", i, SOURCE_TRAINING, "ldn", "ceT1") for i in range(1, n_source + 1)]
     number = max(FIRST_TARGET_ID, n_source + 1)
-    for split, n in ((TARGET_TRAINING, n_target), (TARGET_VALIDATION, n_validation)):
+    for split, n in ((TARGET_TRAINING, n_target), (TARGET_VALIDATION, n_validation), (TARGET_TRAINING_ABSENCE, n_absence)):
         for k in range(n):
             site = TARGET_SITES[(number - FIRST_TARGET_ID) % 2]
             cases.append(CaseSpec(f"crossmoda2021_{site}_{number}", number, split, site, "hrT2"))
@@ -101,7 +104,7 @@ def render_case(spec: CaseSpec, preset: Preset, seed: int, with_tissue: bool = F
     """
     style = style or draw_style(preset, seed)
     anatomy = sample_anatomy(case_rng(seed, spec.number, 0), style.tumour.intracanalicular_fraction,
-                             style.tumour.radius_mm)
+                             style.tumour.radius_mm, tumour=spec.split != TARGET_TRAINING_ABSENCE)
     grid_spec = style.grids["ceT1" if spec.modality == "ceT1" else spec.site]
     grid = draw_grid(grid_spec, (anatomy.rotation, anatomy.translation), case_rng(seed, spec.number, _GRID_STREAM))
     main, other = style.protocols[spec.protocol_key], style.protocols[spec.paired_protocol_key]

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-source", type=int, help="number of labelled ceT1 cases (default: the preset's)")
     p.add_argument("--n-target", type=int, help="number of unlabelled hrT2 training cases")
     p.add_argument("--n-validation", type=int, help="number of hrT2 validation cases")
+    p.add_argument("--n-absence", type=int, default=0,
+                   help="number of extra hrT2 training cases without a schwannoma, in target_training_absence/ "
+                        "(the absence domain of nnUNetTrainerPresenceAbsence; default 0)")
     p.add_argument("--fixed-style", action="store_true",
                    help="the reference protocols and grids instead of the ones the seed draws (tissue signals, "
                         "spacing, slice thickness, field of view, tumour sizes)")
@@ -55,6 +58,7 @@ def synth_entry(argv: list[str] | None = None) -> None:
             n_validation=args.n_validation,
             preview=not args.no_preview,
             vary=not args.fixed_style,
+            n_absence=args.n_absence,
         )
         print(f"wrote {out}" + ("" if args.no_preview else f"; preview: {out / PREVIEW}"))
 

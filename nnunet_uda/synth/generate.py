@@ -22,7 +22,8 @@ from nnunet_uda.crossmoda import (
     TARGET_VALIDATION_LABELS,
 )
 from nnunet_uda.errors import InputError
-from nnunet_uda.synth.case import RenderedCase, plan_cases, render_case
+from nnunet_uda.synth.case import (TARGET_TRAINING_ABSENCE, TARGET_TRAINING_ABSENCE_LABELS, RenderedCase, plan_cases,
+                                   render_case)
 from nnunet_uda.synth.paint import Grid
 from nnunet_uda.synth.presets import METADATA, PREVIEW, get_preset
 from nnunet_uda.synth.style import draw_style
@@ -31,6 +32,7 @@ _LABEL_FOLDER = {
     SOURCE_TRAINING: SOURCE_TRAINING,
     TARGET_TRAINING: TARGET_TRAINING_LABELS,
     TARGET_VALIDATION: TARGET_VALIDATION_LABELS,
+    TARGET_TRAINING_ABSENCE: TARGET_TRAINING_ABSENCE_LABELS,
 }
 
 
@@ -85,6 +87,7 @@ def synthesize(
     n_validation: int | None = None,
     preview: bool = True,
     vary: bool = True,
+    n_absence: int = 0,
 ) -> Path:
     """Generate a CrossMoDA-style phantom folder at ``output``.
 
@@ -92,7 +95,10 @@ def synthesize(
     ``target_validation/`` (hrT2, sites alternating etz / ldn), their labels in
     ``target_*_labels/`` (evaluation and oracle only), ``paired/`` (every case rendered in
     the other modality on its own grid, without bias field and noise, to score
-    translation), ``synth.json`` and ``preview.png``. Each case is drawn from its own
+    translation), ``synth.json`` and ``preview.png``. With ``n_absence``, also
+    ``target_training_absence/`` (hrT2 cases drawn without a schwannoma, the absence domain of
+    ``nnUNetTrainerPresenceAbsence``) and their labels (cochleae only) in
+    ``target_training_absence_labels/``. Each case is drawn from its own
     random streams of ``seed``, so the output is deterministic.
 
     Args:
@@ -101,6 +107,7 @@ def synthesize(
         seed: random seed (>= 0).
         overwrite: replace an existing non-empty ``output``.
         n_source, n_target, n_validation: case counts (default: the preset's).
+        n_absence: hrT2 cases without a schwannoma (default 0).
         preview: write ``preview.png``.
         vary: draw the folder's style (protocol tables, grids, tumour sizes) from
             ``seed`` (:mod:`nnunet_uda.synth.style`); ``False``: the reference style.
@@ -109,8 +116,8 @@ def synthesize(
         ``output``.
 
     Raises:
-        InputError: unknown preset, a count < 1, a negative seed, or an existing output
-            without ``overwrite``.
+        InputError: unknown preset, a count < 1 (``n_absence`` < 0), a negative seed, or an
+            existing output without ``overwrite``.
     """
     spec = get_preset(preset)
     counts = (
@@ -118,14 +125,18 @@ def synthesize(
         _count("n_target", n_target, spec.n_target),
         _count("n_validation", n_validation, spec.n_validation),
     )
+    if isinstance(n_absence, bool) or not isinstance(n_absence, (int, np.integer)) or n_absence < 0:
+        raise InputError(f"n_absence (--n-absence) must be a whole number >= 0, got {n_absence!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed must be a whole number >= 0, got {seed!r}")
     output = Path(output)
-    cases = plan_cases(*counts)
+    cases = plan_cases(*counts, int(n_absence))
     style = draw_style(spec, int(seed), vary)
     with atomic_output_dir(output, overwrite) as tmp:
+        absence_folders = () if n_absence else (TARGET_TRAINING_ABSENCE, TARGET_TRAINING_ABSENCE_LABELS)
         for folder in (*_LABEL_FOLDER, *_LABEL_FOLDER.values(), PAIRED):
-            (tmp / folder).mkdir(exist_ok=True)
+            if folder not in absence_folders:
+                (tmp / folder).mkdir(exist_ok=True)
         records = [_write_case(render_case(c, spec, int(seed), style=style), tmp)
                    for c in tqdm(cases, desc="nnuda-synth", unit="case", disable=None)]
         meta = {
@@ -133,7 +144,8 @@ def synthesize(
             "version": __version__,
             "preset": preset,
             "seed": int(seed),
-            "counts": dict(zip(("source_training", "target_training", "target_validation"), counts)),
+            "counts": dict(zip(("source_training", "target_training", "target_validation"), counts))
+            | ({TARGET_TRAINING_ABSENCE: int(n_absence)} if n_absence else {}),
             "labels": LABELS,
             "paired": "each case rendered in the other modality on its own grid, without bias field and noise; "
             "source cases as hrT2 of site ldn, target cases as ceT1",

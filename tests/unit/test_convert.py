@@ -148,3 +148,23 @@ def test_cli_prints_one_line(tmp_path, nnunet_dirs):
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0
     assert res.stderr.startswith("nnuda-convert: error: input folder not found")
+
+
+def test_absence_scans_go_to_their_own_folder(tmp_path, nnunet_dirs):
+    from nnunet_uda.synth import synthesize
+
+    data = tmp_path / "with_absence"
+    synthesize(data, preset="tiny", seed=0, preview=False, n_absence=2)
+    ds = convert(data, 507, "hrT2", n_labeled=1, unlabeled=True, absence=True)
+    meta = json.loads((ds / "dataset.json").read_text())
+    absent = sorted(p.name for p in (ds / "imagesTrAbsence").iterdir())
+    expected = sorted(p.name.replace("_hrT2.nii.gz", "_0000.nii.gz")
+                      for p in (data / "target_training_absence").glob("*_hrT2.nii.gz"))
+    assert meta["numAbsence"] == 2 and absent == expected
+    pool = {p.name for p in (ds / "imagesTrUnlabeled").iterdir()}
+    assert pool.isdisjoint(absent)
+
+
+def test_absence_without_its_folder_is_one_error(crossmoda_tiny, nnunet_dirs):
+    with pytest.raises(InputError, match="target_training_absence folder"):
+        convert(crossmoda_tiny, 508, "hrT2", absence=True)
