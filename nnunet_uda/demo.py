@@ -50,8 +50,9 @@ class DemoSettings:
     (PAST's region of interest at about 1 mm in plane, 8 labeled ceT1 / 8 unlabeled hrT2 /
     4 hrT2 validation scans), a 1600-iteration CycleGAN (6 residual blocks at these sizes),
     ``nnUNetTrainer_quick`` and ``nnUNetTrainerPAST_quick`` (1000 iterations, then two PAST
-    rounds of 250), bf16 on CPUs that have it, augmentation in the training process.
-    Measured (``benchmarks/uda_accuracy/demo_run.txt``): 11.1 min without the oracle (15.5
+    rounds of 250), augmentation in the training process. Measured
+    (``benchmarks/uda_accuracy/demo_run.txt``, nnU-Net then in bf16, now opt-in with
+    ``NNUDA_CPU_BF16=1``): 11.1 min without the oracle (15.5
     in a slower run with 2000 translator iterations). At 1 mm the cochlea is 60-100 voxels; the
     1000-iteration models find it in some runs and not in others. :meth:`benchmark_scale` is the benchmarks'
     scale: ``small`` phantoms at 0.7-0.8 mm, where the cochlea spans 150-350 voxels and an
