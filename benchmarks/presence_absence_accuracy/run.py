@@ -10,7 +10,8 @@ configuration, fold ``all``, scored on the same held-out hrT2 validation scans:
 - supervised only: ``nnUNetTrainer_demo`` on the N labeled scans;
 - autoencoding baseline: ``nnUNetTrainerPresenceAbsence_AE_demo``;
 - mean teacher: ``nnUNetTrainerMeanTeacher_demo`` (labeled + unlabeled presence scans);
-- presence/absence translation: ``nnUNetTrainerPresenceAbsence_demo``;
+- presence/absence translation: ``nnUNetTrainerPresenceAbsence_demo`` (the paper's weights for 1 %
+  labels) and ``..._demo_seg10`` (lambda_seg 10, its 10 % setting; ``benchmarks/trainers``);
 - supervised on all training scans (the upper bound).
 
 The paper's shares are 1 % and 10 % of thousands of slices; with 30 scans the smallest share
@@ -35,7 +36,8 @@ from nnunet_uda.errors import InputError
 HERE = Path(__file__).resolve().parent
 BASELINE = "nnUNetTrainer_demo"
 ARMS = {"supervised only": BASELINE, "autoencoding baseline": "nnUNetTrainerPresenceAbsence_AE_demo",
-        "mean teacher": "nnUNetTrainerMeanTeacher_demo", "presence/absence": "nnUNetTrainerPresenceAbsence_demo"}
+        "mean teacher": "nnUNetTrainerMeanTeacher_demo", "presence/absence": "nnUNetTrainerPresenceAbsence_demo",
+        "presence/absence, lambda_seg 10": "nnUNetTrainerPresenceAbsence_demo_seg10"}
 ALL_ID = 640
 
 
