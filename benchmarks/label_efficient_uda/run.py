@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--translation-iterations", type=int, default=d.translation_iterations)
     parser.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
     parser.add_argument("--skip", nargs="*", default=[], choices=list(ARMS), metavar="ARM", help="leave these arms out")
+    parser.add_argument("--no-oracle", action="store_true", help="leave the oracle (hrT2 labels) row out")
     parser.add_argument("--results", type=Path, default=HERE / "results.md")
     args = parser.parse_args()
     os.environ["nnUNet_extTrainer"] = ext_trainer_path([str(HERE.parent / "trainers")])
@@ -103,8 +104,9 @@ def main() -> None:
                 runs[arm] = (ds_id, trainer, fold)
             except InputError as e:
                 failed.append(f"{arm}: {e}")
-    p.train(ORACLE_ID, BASELINE)
-    preds["oracle (hrT2 labels)"] = p.predict(ORACLE_ID, BASELINE, "oracle")
+    if not args.no_oracle:
+        p.train(ORACLE_ID, BASELINE)
+        preds["oracle (hrT2 labels)"] = p.predict(ORACLE_ID, BASELINE, "oracle")
     table = format_table(p.evaluate(preds)) + "".join(f"\nFAILED {f}" for f in failed)
     times = {arm: epoch_times(p, {arm: (ds_id, trainer)}, fold=fold) for arm, (ds_id, trainer, fold) in runs.items()}
     table += "\n\nmedian epoch (s): " + "; ".join(f"{arm} {t.splitlines()[1].split()[-2]}"
