@@ -27,7 +27,8 @@ Arms (all on the seed's translated dataset unless said otherwise):
   demo budget with PAST's structure-intensity augmentation): labeled translated + unlabeled hrT2;
 - oracle: ``nnUNetTrainer_demo`` on labeled hrT2 (only phantom data has these labels).
 
-CPU scale (the defaults; 142 minutes for seed 0 on 2 cores with the clean, shared-threshold and no-structure-aug PAST arms skipped)::
+CPU scale (the defaults; measured on 2 cores: 142 minutes for one seed with the three PAST
+option arms that ``--skip`` can leave out skipped, see ``results.md``)::
 
     python benchmarks/uda_accuracy/run.py -o /tmp/uda_accuracy --seeds 0 1
 
