@@ -59,6 +59,14 @@ class DemoSettings:
     hrT2-trained ``nnUNetTrainer_demo`` (2000 iterations) reached VS 0.80, cochlea 0.89 (the
     old ``tiny`` preset's 2.5 mm voxels left the cochlea a few voxels that no model found).
 
+    ``per_site``: one translator per target site (``nnuda-translate --per-site``, PAST's
+    nnUnetCon), every source volume translated into each site's style; for targets scanned with
+    protocols that look different. It trains one translator per site, so translation takes
+    that many times as long. On the benchmark's phantoms (two hrT2 sites, 5 unlabeled scans each)
+    PAST on per-site translations reached mean Dice 0.577 vs 0.494 (seed 0) and 0.412 vs 0.404
+    (seed 1) with one translator, but translation only lost the cochlea on seed 1, so it is off by
+    default (``benchmarks/uda_accuracy/results.md``).
+
     ``configuration`` / ``fold``: nnU-Net's ``2d`` on all training cases. On a 2-core CPU a
     ``3d_fullres`` iteration costs several times a ``2d`` one; ``3d_fullres`` is the papers'
     setting (``-c 3d_fullres`` on a GPU).
@@ -81,6 +89,7 @@ class DemoSettings:
     translation_image_size: int | None = None
     translation_channels: int = 16
     translation_crop_roi: bool | None = None
+    per_site: bool = False
     baseline_trainer: str = "nnUNetTrainer_quick"
     past_trainer: str = "nnUNetTrainerPAST_quick"
     oracle: bool = False
@@ -232,16 +241,26 @@ class Pipeline:
         shutil.copyfile(source / checkpoint, target / "checkpoint_latest.pth")
 
     def predict(self, dataset_id: int, trainer: str, name: str, checkpoint: str = "checkpoint_final.pth",
-                fold: str | None = None, images: Path | None = None) -> Path:
+                fold: str | None = None, images: Path | None = None, probabilities: bool = False) -> Path:
         """Segment ``images`` (default: the dataset's imagesTs, the hrT2 validation scans) with stock
-        nnUNetv2_predict and the model trained on ``dataset_id``; skipped when every image has its prediction."""
+        nnUNetv2_predict and the model trained on ``dataset_id``; skipped when every image has its prediction.
+        ``probabilities`` also keeps the softmax (``--save_probabilities``), for ``nnUNetv2_ensemble``."""
         pred = self.workdir / "predictions" / name
         images = images or self.dataset_folder(dataset_id) / "imagesTs"
         if len(list(pred.glob("*.nii.gz"))) < len(list(images.glob("*.nii.gz"))):
             self.run("nnUNetv2_predict", "-i", images, "-o", pred,
                      "-d", dataset_id, "-c", self.s.configuration, "-f", fold or self.s.fold, "-tr", trainer,
-                     "-chk", checkpoint, "-device", self.device, "--disable_tta", "-npp", "1", "-nps", "1")
+                     "-chk", checkpoint, "-device", self.device, "--disable_tta", "-npp", "1", "-nps", "1",
+                     *(["--save_probabilities"] if probabilities else []))
         return pred
+
+    def ensemble(self, name: str, members: list[Path]) -> Path:
+        """Stock ``nnUNetv2_ensemble`` of prediction folders saved with ``probabilities``: the mean
+        of their softmax, then argmax, into ``predictions/<name>``; skipped when complete."""
+        out = self.workdir / "predictions" / name
+        if len(list(out.glob("*.nii.gz"))) < len(list(members[0].glob("*.nii.gz"))):
+            self.run("nnUNetv2_ensemble", "-i", *members, "-o", out, "-np", "1")
+        return out
 
     def translate_command(self, dataset_id: int = TRANSLATED_ID, work: str = "translation", extra: tuple = ()) -> list:
         """The ``nnuda-translate`` call of the recipe (ceT1 -> hrT2, nnuda-translate's label edits)."""
@@ -251,7 +270,8 @@ class Pipeline:
         return ["nnuda-translate", "--src", "ceT1", "--tgt", "hrT2", "-i", self.data, "-d", dataset_id,
                 "-o", self.workdir / work, "--iterations", self.s.translation_iterations, "--image-size", size,
                 "--channels", self.s.translation_channels, "--seed", self.s.seed, "--save-every", 250,
-                "--sample-every", 500, "--device", self.device, *([] if crop else ["--no-crop"]), *extra]
+                "--sample-every", 500, "--device", self.device, *([] if crop else ["--no-crop"]),
+                *(["--per-site"] if self.s.per_site else []), *extra]
 
     def evaluate(self, preds: dict[str, Path]) -> dict[str, dict]:
         """Score every prediction folder (and rank them) with nnuda-evaluate's function."""
@@ -382,8 +402,11 @@ def demo_entry() -> None:
     parser.add_argument("-c", "--configuration", default="2d", choices=["2d", "3d_fullres"],
                         help="nnU-Net configuration (default 2d: learns in the CPU budget)")
     parser.add_argument("--oracle", action="store_true", help="also train the oracle on labeled hrT2 (phantoms only)")
+    parser.add_argument("--per-site", action="store_true",
+                        help="one translator per target site (site token of the case name, else matrix size): "
+                        "for hrT2 from protocols that look different; translation takes one run per site")
     parser.add_argument("--overwrite", action="store_true", help="delete the work folder and start again")
     args = parser.parse_args()
     settings = DemoSettings(input=args.input, device=args.device, oracle=args.oracle,
-                            configuration=args.configuration)
+                            configuration=args.configuration, per_site=args.per_site)
     run_cli("nnuda-demo", lambda: print(demo(args.output, settings, args.overwrite)))

@@ -25,6 +25,14 @@ Arms (all on the seed's translated dataset unless said otherwise):
   at the end;
 - mean teacher, MixMatch, DMNet (``_demo_structAug`` variants, ``benchmarks/trainers/``: the
   demo budget with PAST's structure-intensity augmentation): labeled translated + unlabeled hrT2;
+- one translator per hrT2 site (``nnuda-translate --per-site``, PAST's nnUnetCon, §3 of the
+  PAST paper: hrT2 comes in two protocols that look different): every ceT1 volume translated
+  into each site's style, ``nnUNetTrainerPAST_demo`` on all of them, scored after stage 0
+  (translation only) and at the end (PAST), and the paper's X_c rounds from the same stage 0.
+  Each site's translator gets the full
+  ``--translation-iterations``, so this arm costs one more translator run per site;
+- PAST ensemble: the single-translator and the per-site PAST models averaged (stock
+  ``nnUNetv2_ensemble`` on their softmax; pooling translators, as MAI and smriti did in CrossMoDA);
 - oracle: ``nnUNetTrainer_demo`` on labeled hrT2 (only phantom data has these labels).
 
 CPU scale (the defaults; measured on 2 cores: 142 minutes for one seed with the three PAST
@@ -42,6 +50,7 @@ import argparse
 import json
 import os
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 from nnunet_uda.bench_report import write_report
@@ -61,6 +70,9 @@ OWN_RUN = {"mean teacher": "nnUNetTrainerMeanTeacher_demo_structAug",
 DEMO_ARMS = {"no adaptation": "no_adaptation", "translation only": "translation_only",
              "translation + PAST": "past", "oracle (hrT2 labels)": "oracle"}
 NO_ADAPTATION, ORACLE = "no adaptation", "oracle (hrT2 labels)"
+PER_SITE_ID, PER_SITE = 993, "per_site"  # dataset of the per-site translations; its --skip name
+PER_SITE_XC, PER_SITE_XC_TRAINER = "per_site_xc", FROM_STAGE0["PAST, paper's X_c (source pseudo-labeled)"]
+ENSEMBLE = "ensemble"  # --skip name of the PAST single-translator + per-site softmax average
 
 
 def run_seed(workdir: Path, settings: DemoSettings, skip: list[str]) -> tuple[dict[str, dict], str]:
@@ -87,12 +99,35 @@ def run_seed(workdir: Path, settings: DemoSettings, skip: list[str]) -> tuple[di
         preds[f"translation only, {name}"] = p.predict(TRANSLATED_ID, trainer, f"{trainer}_stage0",
                                                        "checkpoint_stage0.pth")
         preds[f"PAST, {name}"] = p.predict(TRANSLATED_ID, trainer, trainer)
+    if PER_SITE not in skip:
+        print(f"uda_accuracy: {workdir.name}: one translator per site", flush=True)
+        per_site = Pipeline(workdir, replace(settings, per_site=True)).translate_command(PER_SITE_ID, "translation_per_site")
+        p.prepare(PER_SITE_ID, per_site)
+        p.train(PER_SITE_ID, settings.past_trainer)
+        preds["translation only, per site"] = p.predict(PER_SITE_ID, settings.past_trainer, "per_site_translation_only",
+                                                        "checkpoint_stage0.pth")
+        preds["translation + PAST, per site"] = p.predict(PER_SITE_ID, settings.past_trainer, "per_site_past")
+        if PER_SITE_XC not in skip:
+            p.start_from(PER_SITE_ID, PER_SITE_XC_TRAINER, settings.past_trainer, "checkpoint_stage0.pth")
+            p.train(PER_SITE_ID, PER_SITE_XC_TRAINER)
+            preds["PAST X_c, per site"] = p.predict(PER_SITE_ID, PER_SITE_XC_TRAINER, f"per_site_{PER_SITE_XC_TRAINER}")
+        if ENSEMBLE not in skip:
+            preds["PAST ensemble, single + per site"] = ensemble(p, workdir / "predictions" / "past_ensemble", [
+                p.predict(TRANSLATED_ID, settings.past_trainer, "past_probabilities", probabilities=True),
+                p.predict(PER_SITE_ID, settings.past_trainer, "per_site_past_probabilities", probabilities=True)])
     summaries = p.evaluate(preds)
     (workdir / "summaries.json").write_text(json.dumps(summaries, indent=1))
     times = epoch_times(p, {"no adaptation": (BASELINE_ID, settings.baseline_trainer),
                             "translation + PAST": (TRANSLATED_ID, settings.past_trainer),
                             **{n: (TRANSLATED_ID, t) for n, t in OWN_RUN.items() if t not in skip}})
     return summaries, times
+
+
+def ensemble(p: Pipeline, out: Path, members: list[Path]) -> Path:
+    """Stock ``nnUNetv2_ensemble``: the mean of the members' softmax, then argmax (skipped when done)."""
+    if len(list(out.glob("*.nii.gz"))) < len(list(members[0].glob("*.nii.gz"))):
+        p.run("nnUNetv2_ensemble", "-i", *members, "-o", out, "-np", "1")
+    return out
 
 
 def mean_dice(summary: dict) -> float:
@@ -139,8 +174,10 @@ def main() -> None:
     parser.add_argument("--translation-iterations", type=int, default=d.translation_iterations)
     parser.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
     parser.add_argument("--results", type=Path, default=HERE / "results.md")
-    parser.add_argument("--skip", nargs="*", default=[], choices=[*FROM_STAGE0.values(), *OWN_PAST.values(), *OWN_RUN.values()],
-                        metavar="TRAINER", help="leave these arms out (names as in FROM_STAGE0 / OWN_PAST / OWN_RUN)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=[*FROM_STAGE0.values(), *OWN_PAST.values(), *OWN_RUN.values(), PER_SITE, PER_SITE_XC, ENSEMBLE],
+                        metavar="ARM", help="leave these arms out (trainer names as in FROM_STAGE0 / OWN_PAST / "
+                        f"OWN_RUN; {PER_SITE} for the per-site translators, {PER_SITE_XC} for the X_c rounds on them, "
+                        f"{ENSEMBLE} for the single + per-site PAST ensemble)")
     args = parser.parse_args()
     os.environ["nnUNet_extTrainer"] = ext_trainer_path([str(HERE.parent / "trainers")])
     per_seed, sections, settings = {}, [], None

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from nnunet_uda.demo import DemoSettings, demo
+import numpy as np
+import SimpleITK as sitk
+
+from nnunet_uda.demo import TRANSLATED_ID, DemoSettings, Pipeline, demo
 
 ROWS = ("no adaptation", "translation only", "translation + PAST")
 
@@ -30,3 +33,26 @@ def test_demo_chain_prints_the_table_and_resumes(tmp_path):
     again = demo(work, settings)  # everything exists: nothing is trained again
     assert again.splitlines()[:4] == lines[:4]
     assert [c.stat().st_mtime_ns for c in checkpoints] == stamps
+
+
+def test_demo_with_one_translator_per_site_trains_on_every_site_style(tmp_path):
+    settings = DemoSettings(preset="tiny", n_source=3, n_target=4, n_validation=2, translation_iterations=4,
+                            baseline_trainer="nnUNetTrainer_debug", past_trainer="nnUNetTrainerPAST_debug",
+                            device="cpu", per_site=True)
+    work = tmp_path / "demo"
+    text = demo(work, settings)
+    assert [line.split("  ")[0].strip() for line in text.splitlines()[1:4]] == list(ROWS)
+    assert sorted(p.name for p in (work / "translation").iterdir() if p.is_dir()) == ["site_etz", "site_ldn"]
+    translated = sorted((work / "nnunet" / "raw").glob("Dataset*_CrossMoDA_ceT1toHrT2/imagesTr/*_0000.nii.gz"))
+    sites = sorted({p.name.split("_to_")[1][:3] for p in translated})
+    assert len(translated) == 3 * 2 and sites == ["etz", "ldn"]
+    assert len(list((work / "predictions" / "past").glob("*.nii.gz"))) == 2
+
+    # the benchmark's ensemble arm: stock nnUNetv2_ensemble of two softmax-saving predictions
+    p = Pipeline(work, settings)
+    members = [p.predict(TRANSLATED_ID, settings.past_trainer, f"probabilities_{chk}", f"checkpoint_{chk}.pth",
+                         probabilities=True) for chk in ("stage0", "final")]
+    assert all(len(list(m.glob("*.npz"))) == 2 for m in members)
+    mean = p.ensemble("ensemble", members)
+    labels = [np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(f)))) for f in sorted(mean.glob("*.nii.gz"))]
+    assert len(labels) == 2 and all(set(u) <= {0, 1, 2} for u in labels)

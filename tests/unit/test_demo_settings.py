@@ -42,3 +42,10 @@ def test_oracle_needs_target_labels(tmp_path, crossmoda_tiny):
     shutil.copytree(crossmoda_tiny, data, ignore=shutil.ignore_patterns("target_training_labels"))
     with pytest.raises(InputError, match="--oracle needs labeled target scans"):
         demo(tmp_path / "work", DemoSettings(input=data, oracle=True, device="cpu"))
+
+
+def test_per_site_trains_one_translator_per_target_site(crossmoda_tiny, tmp_path):
+    plain = Pipeline(tmp_path / "a", DemoSettings(input=crossmoda_tiny, device="cpu")).translate_command()
+    per_site = Pipeline(tmp_path / "b", DemoSettings(input=crossmoda_tiny, device="cpu", per_site=True)).translate_command()
+    assert "--per-site" not in plain and per_site.count("--per-site") == 1
+    assert [a for a in per_site if a != "--per-site"][:6] == plain[:6]
