@@ -112,7 +112,7 @@ def run_seed(workdir: Path, settings: DemoSettings, skip: list[str]) -> tuple[di
             p.train(PER_SITE_ID, PER_SITE_XC_TRAINER)
             preds["PAST X_c, per site"] = p.predict(PER_SITE_ID, PER_SITE_XC_TRAINER, f"per_site_{PER_SITE_XC_TRAINER}")
         if ENSEMBLE not in skip:
-            preds["PAST ensemble, single + per site"] = ensemble(p, workdir / "predictions" / "past_ensemble", [
+            preds["PAST ensemble, single + per site"] = p.ensemble("past_ensemble", [
                 p.predict(TRANSLATED_ID, settings.past_trainer, "past_probabilities", probabilities=True),
                 p.predict(PER_SITE_ID, settings.past_trainer, "per_site_past_probabilities", probabilities=True)])
     summaries = p.evaluate(preds)
@@ -121,13 +121,6 @@ def run_seed(workdir: Path, settings: DemoSettings, skip: list[str]) -> tuple[di
                             "translation + PAST": (TRANSLATED_ID, settings.past_trainer),
                             **{n: (TRANSLATED_ID, t) for n, t in OWN_RUN.items() if t not in skip}})
     return summaries, times
-
-
-def ensemble(p: Pipeline, out: Path, members: list[Path]) -> Path:
-    """Stock ``nnUNetv2_ensemble``: the mean of the members' softmax, then argmax (skipped when done)."""
-    if len(list(out.glob("*.nii.gz"))) < len(list(members[0].glob("*.nii.gz"))):
-        p.run("nnUNetv2_ensemble", "-i", *members, "-o", out, "-np", "1")
-    return out
 
 
 def mean_dice(summary: dict) -> float:
