@@ -36,7 +36,8 @@ Arms (all on the seed's translated dataset unless said otherwise):
 - oracle: ``nnUNetTrainer_demo`` on labeled hrT2 (only phantom data has these labels).
 
 CPU scale (the defaults; measured on 2 cores: 142 minutes for one seed with the three PAST
-option arms that ``--skip`` can leave out skipped, see ``results.md``)::
+option arms that ``--skip`` can leave out skipped and before the per-site arms, which took
+41-45 minutes more; see ``results.md``)::
 
     python benchmarks/uda_accuracy/run.py -o /tmp/uda_accuracy --seeds 0 1
 
