@@ -125,6 +125,12 @@ def translation_image_size(target_images: list[Path], crop_roi: bool, limit: int
     return max(32, min(limit, side))
 
 
+def fewer_images(folder: Path, reference: Path) -> bool:
+    """Whether ``folder`` holds fewer ``.nii.gz`` files than ``reference``: a step that writes one
+    image per input is not finished yet."""
+    return len(list(folder.glob("*.nii.gz"))) < len(list(reference.glob("*.nii.gz")))
+
+
 class Pipeline:
     """Runs the demo's commands with isolated nnU-Net folders under ``workdir``."""
 
@@ -247,7 +253,7 @@ class Pipeline:
         ``probabilities`` also keeps the softmax (``--save_probabilities``), for ``nnUNetv2_ensemble``."""
         pred = self.workdir / "predictions" / name
         images = images or self.dataset_folder(dataset_id) / "imagesTs"
-        if len(list(pred.glob("*.nii.gz"))) < len(list(images.glob("*.nii.gz"))):
+        if fewer_images(pred, images):
             self.run("nnUNetv2_predict", "-i", images, "-o", pred,
                      "-d", dataset_id, "-c", self.s.configuration, "-f", fold or self.s.fold, "-tr", trainer,
                      "-chk", checkpoint, "-device", self.device, "--disable_tta", "-npp", "1", "-nps", "1",
@@ -258,7 +264,7 @@ class Pipeline:
         """Stock ``nnUNetv2_ensemble`` of prediction folders saved with ``probabilities``: the mean
         of their softmax, then argmax, into ``predictions/<name>``; skipped when complete."""
         out = self.workdir / "predictions" / name
-        if len(list(out.glob("*.nii.gz"))) < len(list(members[0].glob("*.nii.gz"))):
+        if fewer_images(out, members[0]):
             self.run("nnUNetv2_ensemble", "-i", *members, "-o", out, "-np", "1")
         return out
 

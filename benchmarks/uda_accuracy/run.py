@@ -51,7 +51,6 @@ import argparse
 import json
 import os
 import statistics
-from dataclasses import replace
 from pathlib import Path
 
 from nnunet_uda.bench_report import write_report
@@ -102,8 +101,7 @@ def run_seed(workdir: Path, settings: DemoSettings, skip: list[str]) -> tuple[di
         preds[f"PAST, {name}"] = p.predict(TRANSLATED_ID, trainer, trainer)
     if PER_SITE not in skip:
         print(f"uda_accuracy: {workdir.name}: one translator per site", flush=True)
-        per_site = Pipeline(workdir, replace(settings, per_site=True)).translate_command(PER_SITE_ID, "translation_per_site")
-        p.prepare(PER_SITE_ID, per_site)
+        p.prepare(PER_SITE_ID, p.translate_command(PER_SITE_ID, "translation_per_site", extra=("--per-site",)))
         p.train(PER_SITE_ID, settings.past_trainer)
         preds["translation only, per site"] = p.predict(PER_SITE_ID, settings.past_trainer, "per_site_translation_only",
                                                         "checkpoint_stage0.pth")
