@@ -6,6 +6,12 @@ voxels of each listed label are multiplied by a factor drawn from its range (VS 
 U(1.2, 2), cochlea by U(0.5, 1)). It works on nnU-Net's preprocessed (normalised)
 intensities and is placed first in nnU-Net's training pipeline, where image and label
 are still aligned and before nnU-Net's own intensity transforms.
+
+:class:`StructureLevelTransform` goes further: it moves each structure to a random quantile
+of the sample's own intensities (dark as tissue to bright as fluid), so the segmenter cannot
+rely on how bright a structure is at all. A factor keeps a structure on its side of the image
+mean (nnU-Net's z-score puts the mean at 0); a quantile can put it on either side, as the
+tumour is on some hrT2 protocols (darker than most of the head) and not on others.
 """
 
 from __future__ import annotations
@@ -31,10 +37,8 @@ class StructureIntensityTransform(BasicTransform):
         super().__init__()
         if not scale_ranges or any(not 0 < lo <= hi for lo, hi in scale_ranges.values()):
             raise ValueError(f"scale_ranges must map labels to (low, high) with 0 < low <= high, got {scale_ranges}")
-        if not 0 <= p <= 1:
-            raise ValueError(f"p must be in [0, 1], got {p}")
         self.scale_ranges = {int(k): (float(lo), float(hi)) for k, (lo, hi) in scale_ranges.items()}
-        self.p = p
+        self.p = _check_p(p)
 
     def get_parameters(self, **data_dict) -> dict:
         if torch.rand(1).item() >= self.p:
@@ -54,23 +58,83 @@ class StructureIntensityTransform(BasicTransform):
         return data_dict
 
 
+def _check_p(p: float) -> float:
+    if not 0 <= p <= 1:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    return p
+
+
+class StructureLevelTransform(BasicTransform):
+    """Shift each labeled structure so its mean lands on a random quantile of the sample's
+    intensities, with probability ``p``. The structure keeps its texture (a shift, not a fill);
+    a one-voxel halo around it gets part of the shift (the label dilated by a 3-voxel box mean),
+    so the edit has a partial-volume edge, not a step exactly on the label's border.
+
+    Args:
+        quantile_ranges: ``{label: (low, high)}``; a quantile ~ U(low, high) per label and sample,
+            taken over all voxels of the sample's channel (at most 100 000 drawn at random).
+        p: probability that a sample is augmented at all.
+
+    Raises:
+        ValueError: empty ranges, a range outside [0, 1] or with ``low > high``, ``p`` outside [0, 1].
+    """
+
+    max_voxels = 100_000
+
+    def __init__(self, quantile_ranges: dict[int, tuple[float, float]], p: float):
+        super().__init__()
+        if not quantile_ranges or any(not 0 <= lo <= hi <= 1 for lo, hi in quantile_ranges.values()):
+            raise ValueError(f"quantile_ranges must map labels to (low, high) with 0 <= low <= high <= 1, got {quantile_ranges}")
+        self.quantile_ranges = {int(k): (float(lo), float(hi)) for k, (lo, hi) in quantile_ranges.items()}
+        self.p = _check_p(p)
+
+    def get_parameters(self, **data_dict) -> dict:
+        if torch.rand(1).item() >= self.p:
+            return {"quantiles": {}}
+        return {"quantiles": {k: lo + (hi - lo) * torch.rand(1).item() for k, (lo, hi) in self.quantile_ranges.items()}}
+
+    def apply(self, data_dict: dict, **params) -> dict:
+        """Image ``(C, *spatial)`` shifted around ``segmentation[0] == label``; segmentation unchanged."""
+        quantiles = params["quantiles"]
+        if not quantiles or data_dict.get("segmentation") is None:
+            return data_dict
+        seg, image = data_dict["segmentation"][0], data_dict["image"]
+        flat = image.reshape(image.shape[0], -1).float()
+        if flat.shape[1] > self.max_voxels:
+            flat = flat[:, torch.randint(flat.shape[1], (self.max_voxels,))]
+        pool = torch.nn.functional.avg_pool3d if seg.ndim == 3 else torch.nn.functional.avg_pool2d
+        for label, q in quantiles.items():
+            mask = seg == label
+            if not mask.any():
+                continue
+            halo = pool(mask[None, None].float(), kernel_size=3, stride=1, padding=1, count_include_pad=False)[0, 0]
+            weight = torch.maximum(mask.float(), halo).to(image.dtype)
+            level = torch.quantile(flat, q, dim=1)
+            shift = level - image[:, mask].float().mean(dim=1)
+            image += weight[None] * shift.to(image.dtype).reshape(-1, *([1] * seg.ndim))
+        return data_dict
+
+
 class StructureAugmentationMixin:
     """Puts :class:`StructureIntensityTransform` first in an ``nnUNetTrainer``'s training
     transforms (put the mixin before ``nnUNetTrainer`` in the bases).
 
     ``structure_augmentation_p``: share of samples augmented (0: off, the transforms are
     nnU-Net's own); ``structure_scale_ranges``: ``{label name: (low, high)}`` as named in
-    dataset.json. Unlabeled batches (semi-supervised trainers) go through the same
+    dataset.json; ``structure_quantile_ranges``: the same for :class:`StructureLevelTransform`,
+    used instead of the scaling when set. Unlabeled batches (semi-supervised trainers) go through the same
     transforms; their segmentation has no structure, so they are left as they are.
     """
 
     structure_augmentation_p = 0.0
     structure_scale_ranges = {"VS": (0.5, 1.5), "cochlea": (0.5, 1.5)}  # noqa: RUF012 (read-only)
+    structure_quantile_ranges = None
 
     def get_training_transforms(self, *args, **kwargs):
         transforms = super().get_training_transforms(*args, **kwargs)
         if self.structure_augmentation_p > 0:
-            ranges = dict(zip(label_ids(self.dataset_json, self.structure_scale_ranges),
-                              self.structure_scale_ranges.values()))
-            transforms.transforms.insert(0, StructureIntensityTransform(ranges, self.structure_augmentation_p))
+            by_name = self.structure_quantile_ranges or self.structure_scale_ranges
+            ranges = dict(zip(label_ids(self.dataset_json, by_name), by_name.values()))
+            kind = StructureLevelTransform if self.structure_quantile_ranges else StructureIntensityTransform
+            transforms.transforms.insert(0, kind(ranges, self.structure_augmentation_p))
         return transforms

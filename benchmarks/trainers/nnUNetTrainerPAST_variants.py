@@ -47,6 +47,7 @@ class nnUNetTrainerPAST_demo_structAug(nnUNetTrainerPAST_demo):
     """The CrossMoDA 2023 winner's structure-intensity augmentation (as nnUNetTrainerPAST_structAug)."""
 
     structure_augmentation_p = 0.1
+    structure_quantile_ranges = None
     structure_scale_ranges = {"VS": (1.2, 2.0), "cochlea": (0.5, 1.0)}  # noqa: RUF012 (read-only)
 
 
@@ -54,9 +55,11 @@ class nnUNetTrainerPAST_demo_structAugWide(nnUNetTrainerPAST_demo):
     """Structure-intensity augmentation in every stage with half the samples augmented and a
     range around 1 for both structures (x U(0.5, 1.5)): the segmenter stops trusting how bright
     the translator or the label edit drew VS and cochlea, in either direction. PAST's default
-    since the benchmark of 2026-12-05 measured it; kept so those models load."""
+    from the benchmark of 2026-12-05 to that of 2026-12-07 (now nnUNetTrainerPAST_demo_scaleAug);
+    kept so those models load."""
 
     structure_augmentation_p = 0.5
+    structure_quantile_ranges = None
     structure_scale_ranges = {"VS": (0.5, 1.5), "cochlea": (0.5, 1.5)}  # noqa: RUF012 (read-only)
 
 
@@ -79,3 +82,21 @@ class nnUNetTrainerPAST_demo_noStructAug(nnUNetTrainerPAST_demo):
     """Without structure-intensity augmentation (PAST's default before 2026-12-05)."""
 
     structure_augmentation_p = 0.0
+
+
+class nnUNetTrainerPAST_demo_scaleAug(nnUNetTrainerPAST_demo):
+    """The structure-intensity scaling that was PAST's default before 2026-12-07 (half the
+    samples, VS and cochlea each x U(0.5, 1.5)), against today's structure-level augmentation."""
+
+    structure_quantile_ranges = None
+    structure_scale_ranges = {"VS": (0.5, 1.5), "cochlea": (0.5, 1.5)}  # noqa: RUF012 (read-only)
+
+
+class nnUNetTrainerPAST_demo_structLevel(nnUNetTrainerPAST_demo):
+    """Structure-level augmentation instead of the scaling: in half the samples VS and cochlea
+    each moved to a random quantile of the sample's intensities (VS U(0.3, 0.97), cochlea
+    U(0.5, 0.99); nnunet_uda.structure_augmentation.StructureLevelTransform): from darker than
+    most of the image to as bright as fluid, either side of the image mean. The arm of the
+    benchmark of 2026-12-07 that made it PAST's default; kept so those models load."""
+
+    structure_quantile_ranges = {"VS": (0.3, 0.97), "cochlea": (0.5, 0.99)}  # noqa: RUF012 (read-only)

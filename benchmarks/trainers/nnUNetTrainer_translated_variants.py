@@ -1,22 +1,25 @@
 """Semi-supervised trainers as arms of the UDA benchmark (labeled translated source +
-unlabeled target), with the structure-intensity augmentation PAST uses there.
+unlabeled target), with the structure-intensity scaling PAST used there until 2026-12-07.
 
 The translator draws VS and cochlea at intensities the real target does not show (see
 ``benchmarks/uda_accuracy/structure_intensity.py``); PAST and its stage 0 (translation only)
-train with VS and cochlea each x U(0.5, 1.5) in half the samples. These variants give mean
-teacher, MixMatch and DMNet the same augmentation, so the arms differ in the method only.
+trained with VS and cochlea each x U(0.5, 1.5) in half the samples when these arms were
+measured. These variants give mean teacher, MixMatch and DMNet that augmentation
+(``nnUNetTrainerPAST_scaleAug``'s), so their arms compare with that PAST in the method only.
+PAST's structure-level augmentation (its default since) has not been run with them.
 """
 
 from nnunet_uda.structure_augmentation import StructureAugmentationMixin
 from nnunet_uda.trainers.nnUNetTrainerDMNet import nnUNetTrainerDMNet_demo
 from nnunet_uda.trainers.nnUNetTrainerMeanTeacher import nnUNetTrainerMeanTeacher_demo
 from nnunet_uda.trainers.nnUNetTrainerMixMatch import nnUNetTrainerMixMatch_demo
-from nnunet_uda.trainers.nnUNetTrainerPAST import nnUNetTrainerPAST
+from nnunet_uda.trainers.nnUNetTrainerPAST import nnUNetTrainerPAST_scaleAug
 
 
 class _PASTStructureAugmentation(StructureAugmentationMixin):
-    structure_augmentation_p = nnUNetTrainerPAST.structure_augmentation_p
-    structure_scale_ranges = nnUNetTrainerPAST.structure_scale_ranges
+    structure_augmentation_p = nnUNetTrainerPAST_scaleAug.structure_augmentation_p
+    structure_quantile_ranges = nnUNetTrainerPAST_scaleAug.structure_quantile_ranges
+    structure_scale_ranges = nnUNetTrainerPAST_scaleAug.structure_scale_ranges
 
 
 class nnUNetTrainerMeanTeacher_demo_structAug(_PASTStructureAugmentation, nnUNetTrainerMeanTeacher_demo):

@@ -15,20 +15,23 @@ Arms (all on the seed's translated dataset unless said otherwise):
 - no adaptation: ``nnUNetTrainer_demo`` on ceT1;
 - translation only: stage 0 (``checkpoint_stage0.pth``) of ``nnUNetTrainerPAST_demo``;
 - PAST: ``nnUNetTrainerPAST_demo`` (K = 2, round learning rate 0.008, translated source keeps
-  its true labels, target pseudo-labels with class thresholds per domain, structure-intensity
+  its true labels, target pseudo-labels with class thresholds per domain, structure-level
   augmentation);
 - PAST with the paper's X_c (translated source pseudo-labeled too), PAST + pseudo-label
   cleaning, PAST with the paper's X_c and class thresholds shared by both domains: from the
   same stage-0 checkpoint (``benchmarks/trainers/``);
-- translation only and PAST without structure-intensity augmentation (PAST's default: VS and
-  cochlea x U(0.5, 1.5) in half the samples): a PAST run of its own, scored after stage 0 and
-  at the end;
+- translation only and PAST without structure augmentation, and with the structure-intensity
+  scaling instead of PAST's structure-level augmentation (VS and cochlea x U(0.5, 1.5) in half
+  the samples; PAST's default before 2026-12-07): a PAST run each, scored after stage 0 and at
+  the end;
 - mean teacher, MixMatch, DMNet (``_demo_structAug`` variants, ``benchmarks/trainers/``: the
-  demo budget with PAST's structure-intensity augmentation): labeled translated + unlabeled hrT2;
+  demo budget with the structure-intensity scaling above, with which they were measured):
+  labeled translated + unlabeled hrT2;
 - one translator per hrT2 site (``nnuda-translate --per-site``, PAST's nnUnetCon, §3 of the
   PAST paper: hrT2 comes in two protocols that look different): every ceT1 volume translated
   into each site's style, ``nnUNetTrainerPAST_demo`` on all of them, scored after stage 0
-  (translation only) and at the end (PAST), and the paper's X_c rounds from the same stage 0.
+  (translation only) and at the end (PAST), and the paper's X_c rounds from the same stage 0;
+  the PAST variants with a stage 0 of their own (above) run on these translations too.
   Each site's translator gets the full
   ``--translation-iterations``, so this arm costs one more translator run per site;
 - PAST ensemble: the single-translator and the per-site PAST models averaged (stock
@@ -63,7 +66,8 @@ FROM_STAGE0 = {"PAST, paper's X_c (source pseudo-labeled)": "nnUNetTrainerPAST_d
                "PAST + cleaning": "nnUNetTrainerPAST_demo_clean",
                "PAST, thresholds shared by both domains": "nnUNetTrainerPAST_demo_sharedThresholds"}
 # PAST variants with a stage 0 of their own: scored at the end of stage 0 and at the end
-OWN_PAST = {"no structure-intensity aug": "nnUNetTrainerPAST_demo_noStructAug"}
+OWN_PAST = {"no structure-intensity aug": "nnUNetTrainerPAST_demo_noStructAug",
+            "structure-intensity scaling": "nnUNetTrainerPAST_demo_scaleAug"}
 OWN_RUN = {"mean teacher": "nnUNetTrainerMeanTeacher_demo_structAug",
            "MixMatch": "nnUNetTrainerMixMatch_demo_structAug",
            "DMNet": "nnUNetTrainerDMNet_demo_structAug"}
@@ -71,6 +75,7 @@ DEMO_ARMS = {"no adaptation": "no_adaptation", "translation only": "translation_
              "translation + PAST": "past", "oracle (hrT2 labels)": "oracle"}
 NO_ADAPTATION, ORACLE = "no adaptation", "oracle (hrT2 labels)"
 PER_SITE_ID, PER_SITE = 993, "per_site"  # dataset of the per-site translations; its --skip name
+PER_SITE_OWN = "per_site_own"  # --skip name of the OWN_PAST arms on the per-site translations
 PER_SITE_XC, PER_SITE_XC_TRAINER = "per_site_xc", FROM_STAGE0["PAST, paper's X_c (source pseudo-labeled)"]
 ENSEMBLE = "ensemble"  # --skip name of the PAST single-translator + per-site softmax average
 
@@ -106,6 +111,13 @@ def run_seed(workdir: Path, settings: DemoSettings, skip: list[str]) -> tuple[di
         preds["translation only, per site"] = p.predict(PER_SITE_ID, settings.past_trainer, "per_site_translation_only",
                                                         "checkpoint_stage0.pth")
         preds["translation + PAST, per site"] = p.predict(PER_SITE_ID, settings.past_trainer, "per_site_past")
+        if PER_SITE_OWN not in skip:
+            for name, trainer in OWN_PAST.items():
+                if trainer not in skip:
+                    p.train(PER_SITE_ID, trainer)
+                    preds[f"translation only, per site, {name}"] = p.predict(
+                        PER_SITE_ID, trainer, f"per_site_{trainer}_stage0", "checkpoint_stage0.pth")
+                    preds[f"PAST, per site, {name}"] = p.predict(PER_SITE_ID, trainer, f"per_site_{trainer}")
         if PER_SITE_XC not in skip:
             p.start_from(PER_SITE_ID, PER_SITE_XC_TRAINER, settings.past_trainer, "checkpoint_stage0.pth")
             p.train(PER_SITE_ID, PER_SITE_XC_TRAINER)
@@ -166,9 +178,11 @@ def main() -> None:
     parser.add_argument("--translation-iterations", type=int, default=d.translation_iterations)
     parser.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
     parser.add_argument("--results", type=Path, default=HERE / "results.md")
-    parser.add_argument("--skip", nargs="*", default=[], choices=[*FROM_STAGE0.values(), *OWN_PAST.values(), *OWN_RUN.values(), PER_SITE, PER_SITE_XC, ENSEMBLE],
+    parser.add_argument("--skip", nargs="*", default=[], choices=[*FROM_STAGE0.values(), *OWN_PAST.values(), *OWN_RUN.values(), PER_SITE, PER_SITE_OWN,
+                                                          PER_SITE_XC, ENSEMBLE],
                         metavar="ARM", help="leave these arms out (trainer names as in FROM_STAGE0 / OWN_PAST / "
-                        f"OWN_RUN; {PER_SITE} for the per-site translators, {PER_SITE_XC} for the X_c rounds on them, "
+                        f"OWN_RUN; {PER_SITE} for the per-site translators, {PER_SITE_OWN} for the OWN_PAST arms on their "
+                        f"translations, {PER_SITE_XC} for the X_c rounds on them, "
                         f"{ENSEMBLE} for the single + per-site PAST ensemble)")
     args = parser.parse_args()
     os.environ["nnUNet_extTrainer"] = ext_trainer_path([str(HERE.parent / "trainers")])
