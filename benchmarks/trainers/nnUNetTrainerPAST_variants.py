@@ -100,3 +100,8 @@ class nnUNetTrainerPAST_demo_structLevel(nnUNetTrainerPAST_demo):
     benchmark of 2026-12-07 that made it PAST's default; kept so those models load."""
 
     structure_quantile_ranges = {"VS": (0.3, 0.97), "cochlea": (0.5, 0.99)}  # noqa: RUF012 (read-only)
+
+
+class nnUNetTrainerPAST_demo_repeat(nnUNetTrainerPAST_demo):
+    """``nnUNetTrainerPAST_demo`` unchanged, trained again: the spread between two runs of the
+    default on the same seed (nnU-Net's and PyTorch's randomness only)."""

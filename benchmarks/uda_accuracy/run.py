@@ -22,8 +22,9 @@ Arms (all on the seed's translated dataset unless said otherwise):
   same stage-0 checkpoint (``benchmarks/trainers/``);
 - translation only and PAST without structure augmentation, and with the structure-intensity
   scaling instead of PAST's structure-level augmentation (VS and cochlea x U(0.5, 1.5) in half
-  the samples; PAST's default before 2026-12-07): a PAST run each, scored after stage 0 and at
-  the end;
+  the samples; PAST's default before 2026-12-07), and PAST's default trained a second time
+  (``repeat``: the spread between two runs of one seed): a PAST run each, scored after stage 0
+  and at the end;
 - mean teacher, MixMatch, DMNet (``_demo_structAug`` variants, ``benchmarks/trainers/``: the
   demo budget with the structure-intensity scaling above, with which they were measured):
   labeled translated + unlabeled hrT2;
@@ -67,7 +68,8 @@ FROM_STAGE0 = {"PAST, paper's X_c (source pseudo-labeled)": "nnUNetTrainerPAST_d
                "PAST, thresholds shared by both domains": "nnUNetTrainerPAST_demo_sharedThresholds"}
 # PAST variants with a stage 0 of their own: scored at the end of stage 0 and at the end
 OWN_PAST = {"no structure-intensity aug": "nnUNetTrainerPAST_demo_noStructAug",
-            "structure-intensity scaling": "nnUNetTrainerPAST_demo_scaleAug"}
+            "structure-intensity scaling": "nnUNetTrainerPAST_demo_scaleAug",
+            "repeat": "nnUNetTrainerPAST_demo_repeat"}
 OWN_RUN = {"mean teacher": "nnUNetTrainerMeanTeacher_demo_structAug",
            "MixMatch": "nnUNetTrainerMixMatch_demo_structAug",
            "DMNet": "nnUNetTrainerDMNet_demo_structAug"}
