@@ -26,8 +26,9 @@ Arms (all on the seed's translated dataset unless said otherwise):
   (``repeat``: the spread between two runs of one seed): a PAST run each, scored after stage 0
   and at the end;
 - mean teacher, MixMatch, DMNet (``_demo_structAug`` variants, ``benchmarks/trainers/``: the
-  demo budget with the structure-intensity scaling above, with which they were measured):
-  labeled translated + unlabeled hrT2;
+  demo budget with the structure-intensity scaling above, with which they were first measured,
+  and ``_demo_structLevel`` variants with PAST's structure-level augmentation): labeled
+  translated + unlabeled hrT2;
 - one translator per hrT2 site (``nnuda-translate --per-site``, PAST's nnUnetCon, §3 of the
   PAST paper: hrT2 comes in two protocols that look different): every ceT1 volume translated
   into each site's style, ``nnUNetTrainerPAST_demo`` on all of them, scored after stage 0
@@ -72,7 +73,10 @@ OWN_PAST = {"no structure-intensity aug": "nnUNetTrainerPAST_demo_noStructAug",
             "repeat": "nnUNetTrainerPAST_demo_repeat"}
 OWN_RUN = {"mean teacher": "nnUNetTrainerMeanTeacher_demo_structAug",
            "MixMatch": "nnUNetTrainerMixMatch_demo_structAug",
-           "DMNet": "nnUNetTrainerDMNet_demo_structAug"}
+           "DMNet": "nnUNetTrainerDMNet_demo_structAug",
+           "mean teacher, structure-level aug": "nnUNetTrainerMeanTeacher_demo_structLevel",
+           "MixMatch, structure-level aug": "nnUNetTrainerMixMatch_demo_structLevel",
+           "DMNet, structure-level aug": "nnUNetTrainerDMNet_demo_structLevel"}
 DEMO_ARMS = {"no adaptation": "no_adaptation", "translation only": "translation_only",
              "translation + PAST": "past", "oracle (hrT2 labels)": "oracle"}
 NO_ADAPTATION, ORACLE = "no adaptation", "oracle (hrT2 labels)"

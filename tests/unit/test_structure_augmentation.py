@@ -121,7 +121,7 @@ def test_benchmark_semi_supervised_arms_use_past_augmentation():
     spec = importlib.util.spec_from_file_location("translated_variants", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    from nnunet_uda.trainers.nnUNetTrainerPAST import nnUNetTrainerPAST_scaleAug
+    from nnunet_uda.trainers.nnUNetTrainerPAST import nnUNetTrainerPAST, nnUNetTrainerPAST_scaleAug
 
     for name in ("nnUNetTrainerMeanTeacher_demo_structAug", "nnUNetTrainerMixMatch_demo_structAug",
                  "nnUNetTrainerDMNet_demo_structAug"):
@@ -129,6 +129,10 @@ def test_benchmark_semi_supervised_arms_use_past_augmentation():
         assert trainer.structure_augmentation_p == nnUNetTrainerPAST_scaleAug.structure_augmentation_p > 0
         assert trainer.structure_quantile_ranges is None
         assert trainer.structure_scale_ranges == nnUNetTrainerPAST_scaleAug.structure_scale_ranges
+        level = getattr(module, name.replace("_structAug", "_structLevel"))
+        assert level.structure_augmentation_p == nnUNetTrainerPAST.structure_augmentation_p
+        assert level.structure_quantile_ranges == nnUNetTrainerPAST.structure_quantile_ranges
+        assert level.__mro__[2] is trainer.__mro__[2]  # the same method underneath
 
 
 def _trainer_classes(module_path: str):
