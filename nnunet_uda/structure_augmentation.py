@@ -22,6 +22,26 @@ from batchgeneratorsv2.transforms.base.basic_transform import BasicTransform
 from nnunet_uda.self_training import label_ids
 
 
+def _label_ranges(ranges: dict, valid, rule: str, name: str) -> dict[int, tuple[float, float]]:
+    """``{label: (low, high)}`` with int labels and float bounds; ValueError when empty or a range breaks ``rule``."""
+    if not ranges or any(not valid(lo, hi) for lo, hi in ranges.values()):
+        raise ValueError(f"{name} must map labels to (low, high) with {rule}, got {ranges}")
+    return {int(k): (float(lo), float(hi)) for k, (lo, hi) in ranges.items()}
+
+
+def _check_p(p: float) -> float:
+    if not 0 <= p <= 1:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    return p
+
+
+def _draw(ranges: dict[int, tuple[float, float]], p: float) -> dict[int, float]:
+    """With probability ``p``, one value ~ U(low, high) per label; otherwise none (sample left as is)."""
+    if torch.rand(1).item() >= p:
+        return {}
+    return {k: lo + (hi - lo) * torch.rand(1).item() for k, (lo, hi) in ranges.items()}
+
+
 class StructureIntensityTransform(BasicTransform):
     """Multiply the image inside each label by a random factor, with probability ``p``.
 
@@ -35,15 +55,11 @@ class StructureIntensityTransform(BasicTransform):
 
     def __init__(self, scale_ranges: dict[int, tuple[float, float]], p: float):
         super().__init__()
-        if not scale_ranges or any(not 0 < lo <= hi for lo, hi in scale_ranges.values()):
-            raise ValueError(f"scale_ranges must map labels to (low, high) with 0 < low <= high, got {scale_ranges}")
-        self.scale_ranges = {int(k): (float(lo), float(hi)) for k, (lo, hi) in scale_ranges.items()}
+        self.scale_ranges = _label_ranges(scale_ranges, lambda lo, hi: 0 < lo <= hi, "0 < low <= high", "scale_ranges")
         self.p = _check_p(p)
 
     def get_parameters(self, **data_dict) -> dict:
-        if torch.rand(1).item() >= self.p:
-            return {"factors": {}}
-        return {"factors": {k: lo + (hi - lo) * torch.rand(1).item() for k, (lo, hi) in self.scale_ranges.items()}}
+        return {"factors": _draw(self.scale_ranges, self.p)}
 
     def apply(self, data_dict: dict, **params) -> dict:
         """Image ``(C, *spatial)`` scaled where ``segmentation[0] == label``; segmentation unchanged."""
@@ -56,12 +72,6 @@ class StructureIntensityTransform(BasicTransform):
                 if mask.any():
                     image[:, mask] *= factor
         return data_dict
-
-
-def _check_p(p: float) -> float:
-    if not 0 <= p <= 1:
-        raise ValueError(f"p must be in [0, 1], got {p}")
-    return p
 
 
 class StructureLevelTransform(BasicTransform):
@@ -83,15 +93,12 @@ class StructureLevelTransform(BasicTransform):
 
     def __init__(self, quantile_ranges: dict[int, tuple[float, float]], p: float):
         super().__init__()
-        if not quantile_ranges or any(not 0 <= lo <= hi <= 1 for lo, hi in quantile_ranges.values()):
-            raise ValueError(f"quantile_ranges must map labels to (low, high) with 0 <= low <= high <= 1, got {quantile_ranges}")
-        self.quantile_ranges = {int(k): (float(lo), float(hi)) for k, (lo, hi) in quantile_ranges.items()}
+        self.quantile_ranges = _label_ranges(quantile_ranges, lambda lo, hi: 0 <= lo <= hi <= 1,
+                                             "0 <= low <= high <= 1", "quantile_ranges")
         self.p = _check_p(p)
 
     def get_parameters(self, **data_dict) -> dict:
-        if torch.rand(1).item() >= self.p:
-            return {"quantiles": {}}
-        return {"quantiles": {k: lo + (hi - lo) * torch.rand(1).item() for k, (lo, hi) in self.quantile_ranges.items()}}
+        return {"quantiles": _draw(self.quantile_ranges, self.p)}
 
     def apply(self, data_dict: dict, **params) -> dict:
         """Image ``(C, *spatial)`` shifted around ``segmentation[0] == label``; segmentation unchanged."""

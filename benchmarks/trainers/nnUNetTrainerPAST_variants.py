@@ -6,7 +6,7 @@ Each changes one thing of ``nnUNetTrainerPAST_demo``. The benchmarks start the `
 would be identical), so they differ from PAST only in the rounds.
 """
 
-from nnunet_uda.trainers.nnUNetTrainerPAST import nnUNetTrainerPAST_demo
+from nnunet_uda.trainers.nnUNetTrainerPAST import nnUNetTrainerPAST_demo, nnUNetTrainerPAST_scaleAug
 
 
 class nnUNetTrainerPAST_demo_lr08(nnUNetTrainerPAST_demo):
@@ -86,10 +86,11 @@ class nnUNetTrainerPAST_demo_noStructAug(nnUNetTrainerPAST_demo):
 
 class nnUNetTrainerPAST_demo_scaleAug(nnUNetTrainerPAST_demo):
     """The structure-intensity scaling that was PAST's default before 2026-12-07 (half the
-    samples, VS and cochlea each x U(0.5, 1.5)), against today's structure-level augmentation."""
+    samples, VS and cochlea each x U(0.5, 1.5); nnUNetTrainerPAST_scaleAug's settings), against
+    today's structure-level augmentation."""
 
-    structure_quantile_ranges = None
-    structure_scale_ranges = {"VS": (0.5, 1.5), "cochlea": (0.5, 1.5)}  # noqa: RUF012 (read-only)
+    structure_quantile_ranges = nnUNetTrainerPAST_scaleAug.structure_quantile_ranges
+    structure_scale_ranges = nnUNetTrainerPAST_scaleAug.structure_scale_ranges
 
 
 class nnUNetTrainerPAST_demo_structLevel(nnUNetTrainerPAST_demo):
