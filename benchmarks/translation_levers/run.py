@@ -175,7 +175,7 @@ def score(p: Pipeline, images: dict[str, Path | None], examples: Path) -> dict[s
     summaries, preds = {}, {}
     for i, (row, folder) in enumerate(images.items()):
         tag = f"row{i}"
-        preds[row] = p.predict(ORACLE_ID, p.s.baseline_trainer, tag, images=folder)
+        preds[row] = p.predict(ORACLE_ID, p.s.oracle_trainer, tag, images=folder)
         rows = evaluate_folder(preds[row], p.validation_labels if folder is None else gt)
         write_rows_csv(rows, out / f"{tag}_per_case.csv", CSV_FIELDS)
         summaries[row] = summarize(rows)

@@ -35,13 +35,17 @@ def test_demo_chain_prints_the_table_and_resumes(tmp_path):
     assert [c.stat().st_mtime_ns for c in checkpoints] == stamps
 
 
-def test_demo_with_one_translator_per_site_trains_on_every_site_style(tmp_path):
+def test_demo_with_one_translator_per_site_and_the_oracle(tmp_path):
     settings = DemoSettings(preset="tiny", n_source=3, n_target=4, n_validation=2, translation_iterations=4,
                             baseline_trainer="nnUNetTrainer_debug", past_trainer="nnUNetTrainerPAST_debug",
-                            device="cpu", per_site=True)
+                            device="cpu", per_site=True, oracle=True, oracle_trainer="nnUNetTrainer_debug")
     work = tmp_path / "demo"
     text = demo(work, settings)
-    assert [line.split("  ")[0].strip() for line in text.splitlines()[1:4]] == list(ROWS)
+    assert [line.split("  ")[0].strip() for line in text.splitlines()[1:5]] == [*ROWS, "oracle (hrT2 labels)"]
+    # the oracle is trained with its own trainer, on the labeled hrT2 scans, and scored like the others
+    oracle_runs = [d.name for d in (work / "nnunet" / "results").glob("Dataset*_CrossMoDA_hrT2/*") if d.is_dir()]
+    assert oracle_runs == ["nnUNetTrainer_debug__nnUNetPlans__2d"]
+    assert len(list((work / "predictions" / "oracle").glob("*.nii.gz"))) == 2
     assert sorted(p.name for p in (work / "translation").iterdir() if p.is_dir()) == ["site_etz", "site_ldn"]
     translated = sorted((work / "nnunet" / "raw").glob("Dataset*_CrossMoDA_ceT1toHrT2/imagesTr/*_0000.nii.gz"))
     sites = sorted({p.name.split("_to_")[1][:3] for p in translated})
