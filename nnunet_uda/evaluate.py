@@ -43,8 +43,11 @@ RANK_METRICS = {"dice": True, "assd": False}
 """Metrics the challenge ranks on, and whether higher is better."""
 TIE_METHODS = ("min", "average")
 CSV_FIELDS = ("case", "structure", "dice", "assd", "hd95")
-NNUNET_PREDICTION_SIDECARS = frozenset({"dataset.json", "plans.json", "predict_from_raw_data_args.json"})
-"""Files ``nnUNetv2_predict`` writes beside its predictions; skipped, not errors."""
+PREDICTION_RECORD = "nnuda_model.json"
+"""Written by ``nnuda-demo`` and the benchmarks into each prediction folder: the model that made it."""
+NNUNET_PREDICTION_SIDECARS = frozenset({"dataset.json", "plans.json", "predict_from_raw_data_args.json",
+                                        PREDICTION_RECORD})
+"""Files ``nnUNetv2_predict`` (and ``nnuda-demo``'s record) write beside the predictions; skipped, not errors."""
 NNUNET_PROBABILITY_SUFFIXES = (".npz", ".pkl")
 """``nnUNetv2_predict --save_probabilities`` files, skipped when ``<case>.nii.gz`` is there."""
 IMAGE_SUFFIXES = ("_hrT2", "_0000", "_ceT1")
@@ -62,7 +65,8 @@ def find_predictions(pred_dir: Path) -> dict[str, Path]:
 
     Raises:
         InputError: missing folder, a non-NIfTI file (other than ``nnUNetv2_predict``'s
-            JSON and probability files), two files for one case, or no prediction at all.
+            JSON and probability files and :data:`PREDICTION_RECORD`), two files for one case,
+            or no prediction at all.
     """
     pred_dir = require_dir(pred_dir, "prediction folder")
     files = [p for p in sorted(pred_dir.iterdir()) if not p.name.startswith(".") and not p.is_dir()]

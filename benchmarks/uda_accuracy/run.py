@@ -46,7 +46,10 @@ option arms that ``--skip`` can leave out skipped and before the per-site arms, 
 
     python benchmarks/uda_accuracy/run.py -o /tmp/uda_accuracy --seeds 0 1
 
-A second call with the same ``-o`` resumes every finished step. GPU scale: ``-c 3d_fullres``,
+A second call with the same ``-o`` resumes every finished step. Predictions use
+``--disable_tta`` (the CPU budget); ``--tta`` predicts and scores every arm again with nnU-Net's
+test-time mirroring (``predictions_tta/``; nothing is retrained), and ``rescore_tta.py`` does
+that for chosen trained models of a seed folder. GPU scale: ``-c 3d_fullres``,
 ``--translation-iterations 50000`` and longer trainers (edit the ``_demo`` budgets).
 """
 
@@ -90,7 +93,7 @@ def run_seed(workdir: Path, settings: DemoSettings, skip: list[str]) -> tuple[di
     """Every arm of one seed: ``(summaries by arm, epoch-time table)``."""
     demo(workdir, settings)
     p = Pipeline(workdir, settings)
-    preds = {name: workdir / "predictions" / folder for name, folder in DEMO_ARMS.items()}
+    preds = {name: p.predictions / folder for name, folder in DEMO_ARMS.items()}
     for name, trainer in {**FROM_STAGE0, **OWN_RUN}.items():
         if trainer in skip:
             continue
@@ -133,7 +136,7 @@ def run_seed(workdir: Path, settings: DemoSettings, skip: list[str]) -> tuple[di
                 p.predict(TRANSLATED_ID, settings.past_trainer, "past_probabilities", probabilities=True),
                 p.predict(PER_SITE_ID, settings.past_trainer, "per_site_past_probabilities", probabilities=True)])
     summaries = p.evaluate(preds)
-    (workdir / "summaries.json").write_text(json.dumps(summaries, indent=1))
+    (workdir / f"summaries{'_tta' if settings.test_time_mirroring else ''}.json").write_text(json.dumps(summaries, indent=1))
     times = epoch_times(p, {"no adaptation": (BASELINE_ID, settings.baseline_trainer),
                             "translation + PAST": (TRANSLATED_ID, settings.past_trainer),
                             **{n: (TRANSLATED_ID, t) for n, t in OWN_RUN.items() if t not in skip}})
@@ -184,6 +187,9 @@ def main() -> None:
     parser.add_argument("--translation-iterations", type=int, default=d.translation_iterations)
     parser.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
     parser.add_argument("--results", type=Path, default=HERE / "results.md")
+    parser.add_argument("--tta", action="store_true",
+                        help="predict with nnU-Net's test-time mirroring (nnUNetv2_predict's default; predictions_tta/): "
+                        "trained arms are only predicted and scored again")
     parser.add_argument("--skip", nargs="*", default=[], choices=[*FROM_STAGE0.values(), *OWN_PAST.values(), *OWN_RUN.values(), PER_SITE, PER_SITE_OWN,
                                                           PER_SITE_XC, ENSEMBLE],
                         metavar="ARM", help="leave these arms out (trainer names as in FROM_STAGE0 / OWN_PAST / "
@@ -198,6 +204,7 @@ def main() -> None:
             preset=args.preset, configuration=args.configuration, seed=seed, n_source=args.n_source,
             n_target=args.n_target, n_validation=args.n_validation,
             translation_iterations=args.translation_iterations, oracle=True, device=args.device,
+            test_time_mirroring=args.tta,
         )
         per_seed[seed], times = run_seed(args.output / f"seed_{seed}", settings, args.skip)
         gaps = gap_closed(per_seed[seed])

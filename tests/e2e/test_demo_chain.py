@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import numpy as np
+import pytest
 import SimpleITK as sitk
 
-from nnunet_uda.demo import TRANSLATED_ID, DemoSettings, Pipeline, demo
+from nnunet_uda.demo import PREDICTION_RECORD, TRANSLATED_ID, DemoSettings, Pipeline, demo
+from nnunet_uda.errors import InputError
 
 ROWS = ("no adaptation", "translation only", "translation + PAST")
 
@@ -32,6 +37,20 @@ def test_demo_chain_prints_the_table_and_resumes(tmp_path):
     stamps = [c.stat().st_mtime_ns for c in checkpoints]
     again = demo(work, settings)  # everything exists: nothing is trained again
     assert again.splitlines()[:4] == lines[:4]
+    assert [c.stat().st_mtime_ns for c in checkpoints] == stamps
+
+    # each prediction folder names its model: another model's run stops instead of reusing them
+    p = Pipeline(work, settings)
+    assert json.loads((work / "predictions" / "past" / PREDICTION_RECORD).read_text())["trainer"] == "nnUNetTrainerPAST_debug"
+    with pytest.raises(InputError, match="predictions of another model"):
+        p.predict(TRANSLATED_ID, settings.past_trainer, "past", "checkpoint_stage0.pth")
+
+    # test-time mirroring: the same models predict again into their own folders, nothing is trained
+    mirrored = demo(work, replace(settings, test_time_mirroring=True))
+    assert "test-time mirroring" in mirrored and (work / "results_tta.txt").read_text() == mirrored + "\n"
+    assert (work / "results.txt").read_text() == again + "\n"  # the run without mirroring keeps its table
+    for folder in ("no_adaptation", "translation_only", "past"):
+        assert len(list((work / "predictions_tta" / folder).glob("*.nii.gz"))) == 2, folder
     assert [c.stat().st_mtime_ns for c in checkpoints] == stamps
 
 

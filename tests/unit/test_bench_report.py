@@ -32,3 +32,30 @@ def test_report_names_machine_settings_and_command(tmp_path):
     assert out.read_text() == text
     assert text.startswith("# T\n") and "torch " in text and "nnunetv2 " in text
     assert "```\na | b\n```" in text and "Command: `python benchmarks/x/run.py" in text
+
+
+def test_rescore_tta_finds_finished_runs_only(tmp_path):
+    """``benchmarks/uda_accuracy/rescore_tta.py`` scores stage 0 and the end of finished runs, not unfinished ones."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "uda_accuracy" / "rescore_tta.py"
+    spec = importlib.util.spec_from_file_location("rescore_tta", script)
+    rescore = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rescore)
+    results = tmp_path / "nnunet" / "results"
+    runs = {"Dataset991_T/nnUNetTrainerPAST_demo": ["checkpoint_stage0.pth", "checkpoint_final.pth"],
+            "Dataset993_P/nnUNetTrainerPAST_demo": ["checkpoint_stage0.pth", "checkpoint_latest.pth"],
+            "Dataset993_P/nnUNetTrainerMixMatch_demo": ["checkpoint_final.pth"]}
+    for run, files in runs.items():
+        fold = results / f"{run}__nnUNetPlans__2d" / "fold_all"
+        fold.mkdir(parents=True)
+        for name in files:
+            (fold / name).write_bytes(b"")
+    p = Pipeline(tmp_path, DemoSettings.benchmark_scale(device="cpu", test_time_mirroring=True))
+    found = rescore.trained_models(p, ["nnUNetTrainerPAST_demo", "nnUNetTrainerMixMatch_demo"])
+    assert found == {
+        "translated nnUNetTrainerPAST_demo stage 0": (991, "nnUNetTrainerPAST_demo", "checkpoint_stage0.pth"),
+        "translated nnUNetTrainerPAST_demo final": (991, "nnUNetTrainerPAST_demo", "checkpoint_final.pth"),
+        "per-site nnUNetTrainerMixMatch_demo final": (993, "nnUNetTrainerMixMatch_demo", "checkpoint_final.pth"),
+    }
+    assert p.predictions == tmp_path / "predictions_tta"
