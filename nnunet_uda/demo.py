@@ -34,7 +34,6 @@ from pathlib import Path
 from nnunet_uda.cli_utils import require_dir, run_cli
 from nnunet_uda.crossmoda import TARGET_TRAINING, TARGET_TRAINING_LABELS, TARGET_VALIDATION, TARGET_VALIDATION_LABELS
 from nnunet_uda.errors import InputError
-from nnunet_uda.evaluate import PREDICTION_RECORD
 
 BASELINE_ID, TRANSLATED_ID, ORACLE_ID = 990, 991, 992
 TRANSLATION_SIZE_LIMIT = {"cpu": 128, "cuda": 256}
@@ -174,10 +173,16 @@ class Pipeline:
         self.log = workdir / "demo.log"
 
     @property
+    def scoring_suffix(self) -> str:
+        """``"_tta"`` with test-time mirroring, else ``""``: appended to the names of the
+        prediction and evaluation folders and of the result files, so a resumed run never scores
+        one kind as the other."""
+        return "_tta" if self.s.test_time_mirroring else ""
+
+    @property
     def predictions(self) -> Path:
-        """Where predictions go: ``predictions/``, or ``predictions_tta/`` with test-time
-        mirroring, so a resumed run never scores one kind as the other."""
-        return self.workdir / ("predictions_tta" if self.s.test_time_mirroring else "predictions")
+        """Where predictions go: ``predictions/``, or ``predictions_tta/`` with test-time mirroring."""
+        return self.workdir / f"predictions{self.scoring_suffix}"
 
     @property
     def train_env(self) -> dict:
@@ -278,9 +283,12 @@ class Pipeline:
         The folder records the model (``PREDICTION_RECORD``), so a resumed run that would predict
         with another model (a changed trainer or checkpoint) stops instead of reusing its images.
         ``probabilities`` also keeps the softmax (``--save_probabilities``), for ``nnUNetv2_ensemble``."""
+        from nnunet_uda.evaluate import PREDICTION_RECORD  # evaluate loads scipy: not at start-up
+
         pred = self.predictions / name
         images = images or self.dataset_folder(dataset_id) / "imagesTs"
-        model = {"dataset": dataset_id, "configuration": self.s.configuration, "fold": str(fold or self.s.fold),
+        fold = fold or self.s.fold
+        model = {"dataset": dataset_id, "configuration": self.s.configuration, "fold": str(fold),
                  "trainer": trainer, "checkpoint": checkpoint, "test_time_mirroring": self.s.test_time_mirroring}
         record = pred / PREDICTION_RECORD
         if record.is_file() and json.loads(record.read_text()) != model:
@@ -288,7 +296,7 @@ class Pipeline:
                              f"this run predicts with {json.dumps(model)}: move that folder away to predict again")
         if fewer_images(pred, images):
             self.run("nnUNetv2_predict", "-i", images, "-o", pred,
-                     "-d", dataset_id, "-c", self.s.configuration, "-f", fold or self.s.fold, "-tr", trainer,
+                     "-d", dataset_id, "-c", self.s.configuration, "-f", fold, "-tr", trainer,
                      "-chk", checkpoint, "-device", self.device, "-npp", "1", "-nps", "1",
                      *([] if self.s.test_time_mirroring else ["--disable_tta"]),
                      *(["--save_probabilities"] if probabilities else []))
@@ -320,8 +328,7 @@ class Pipeline:
         """Score every prediction folder (and rank them) with nnuda-evaluate's function."""
         from nnunet_uda.evaluate import run_evaluation
 
-        folder = "evaluation_tta" if self.s.test_time_mirroring else "evaluation"
-        out = run_evaluation(list(preds.values()), self.validation_labels, self.workdir / folder,
+        out = run_evaluation(list(preds.values()), self.validation_labels, self.workdir / f"evaluation{self.scoring_suffix}",
                              rank=len(preds) > 1, overlays=2, images=self.data / TARGET_VALIDATION, overwrite=True)
         return {
             name: json.loads(((out / pred.name) if len(preds) > 1 else out).joinpath("summary.json").read_text())
@@ -433,7 +440,7 @@ def demo(workdir: Path, settings: DemoSettings | None = None, overwrite: bool = 
         text = f"no {TARGET_VALIDATION_LABELS}/ in {p.data}: predictions written, not scored\n{listing}\n\n{footer}"
     else:
         text = f"{format_table(p.evaluate(preds))}\n\n{footer}"
-    (workdir / f"results{'_tta' if settings.test_time_mirroring else ''}.txt").write_text(text + "\n")
+    (workdir / f"results{p.scoring_suffix}.txt").write_text(text + "\n")
     return text
 
 

@@ -24,12 +24,11 @@ import os
 import re
 from pathlib import Path
 
-from nnunet_uda.demo import BASELINE_ID, ORACLE_ID, DemoSettings, Pipeline, format_table
+from nnunet_uda.demo import BASELINE_ID, ORACLE_ID, TRANSLATED_ID, DemoSettings, Pipeline, format_table
 from nnunet_uda.env import ext_trainer_path
 
 HERE = Path(__file__).resolve().parent
-TRANSLATED = {991: "translated", 993: "per-site"}
-BASELINE_TRAINER = "nnUNetTrainer_demo"
+TRANSLATED = {TRANSLATED_ID: "translated", 993: "per-site"}  # 993: run.PER_SITE_ID
 
 
 def trained_models(p: Pipeline, trainers: list[str]) -> dict[str, tuple[int, str, str]]:
@@ -57,14 +56,14 @@ def main() -> None:
     os.environ["nnUNet_extTrainer"] = ext_trainer_path([str(HERE.parent / "trainers")])
     for folder in args.seed_folders:
         p = Pipeline(folder, DemoSettings.benchmark_scale(device=args.device, test_time_mirroring=True))
-        models = {NO_ADAPTATION: (BASELINE_ID, BASELINE_TRAINER, "checkpoint_final.pth"),
-                  **trained_models(p, args.trainers), ORACLE: (ORACLE_ID, BASELINE_TRAINER, "checkpoint_final.pth")}
+        models = {NO_ADAPTATION: (BASELINE_ID, p.s.baseline_trainer, "checkpoint_final.pth"),
+                  **trained_models(p, args.trainers), ORACLE: (ORACLE_ID, p.s.oracle_trainer, "checkpoint_final.pth")}
         preds = {}
         for row, (ds, trainer, checkpoint) in models.items():
             name = re.sub(r"[^A-Za-z0-9]+", "_", row.replace("stage 0", "stage0")).strip("_")
             preds[row] = p.predict(ds, trainer, name, checkpoint, images=p.dataset_folder(ORACLE_ID) / "imagesTs")
         summaries = p.evaluate(preds)
-        (folder / "summaries_tta.json").write_text(json.dumps(summaries, indent=1))
+        (folder / f"summaries{p.scoring_suffix}.json").write_text(json.dumps(summaries, indent=1))
         gaps = gap_closed(summaries)
         table = format_table(summaries).splitlines()
         print(f"{folder} (test-time mirroring)\n" + table[0] + "  gap closed\n"

@@ -136,7 +136,7 @@ def run_seed(workdir: Path, settings: DemoSettings, skip: list[str]) -> tuple[di
                 p.predict(TRANSLATED_ID, settings.past_trainer, "past_probabilities", probabilities=True),
                 p.predict(PER_SITE_ID, settings.past_trainer, "per_site_past_probabilities", probabilities=True)])
     summaries = p.evaluate(preds)
-    (workdir / f"summaries{'_tta' if settings.test_time_mirroring else ''}.json").write_text(json.dumps(summaries, indent=1))
+    (workdir / f"summaries{p.scoring_suffix}.json").write_text(json.dumps(summaries, indent=1))
     times = epoch_times(p, {"no adaptation": (BASELINE_ID, settings.baseline_trainer),
                             "translation + PAST": (TRANSLATED_ID, settings.past_trainer),
                             **{n: (TRANSLATED_ID, t) for n, t in OWN_RUN.items() if t not in skip}})

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from nnunet_uda.demo import PREDICTION_RECORD, TRANSLATED_ID, DemoSettings, Pipeline, demo
+from nnunet_uda.demo import TRANSLATED_ID, DemoSettings, Pipeline, demo
 from nnunet_uda.errors import InputError
+from nnunet_uda.evaluate import PREDICTION_RECORD
 
 ROWS = ("no adaptation", "translation only", "translation + PAST")
 
