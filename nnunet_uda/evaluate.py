@@ -8,7 +8,9 @@ prediction folders (rank per patient x structure x metric, then average the rank
 A prediction ``<case>_Label.nii.gz`` (CrossMoDA submission) or ``<case>.nii.gz``
 (``nnUNetv2_predict`` output) is paired with ``<case>_Label.nii.gz`` in the ground-truth
 folder; the two must have the same shape and geometry. Spacing comes from the ground
-truth.
+truth. ``--largest-vs`` / ``--cochlea-per-side`` score the predictions after
+``nnuda-submit``'s anatomical post-processing (:mod:`nnunet_uda.postprocess`; the files are
+not changed, overlays draw them as they are), so its effect can be measured on labeled scans.
 
 Outputs (a new folder, written atomically, never inside an input folder)::
 
@@ -25,6 +27,7 @@ import argparse
 import csv
 import json
 from pathlib import Path
+from dataclasses import asdict
 from typing import Sequence
 
 import numpy as np
@@ -35,6 +38,7 @@ from nnunet_uda.crossmoda import LABEL_SUFFIX, LABELS, list_folder
 from nnunet_uda.errors import InputError
 from nnunet_uda.image_io import check_same_geometry, is_nifti, read_array, strip_nifti_suffix
 from nnunet_uda.metrics import MAX_SURFACE_DISTANCE_MM, dice, surface_metrics
+from nnunet_uda.postprocess import PostProcessing
 
 PROG = "nnuda-evaluate"
 STRUCTURES = {name: value for name, value in LABELS.items() if value != 0}
@@ -143,7 +147,8 @@ def _check_labels(arr: np.ndarray, path: Path, known: set[int]) -> None:
 
 
 def evaluate_case(
-    pred_path: Path | None, gt_path: Path, labels: dict[str, int] = STRUCTURES, case: str | None = None
+    pred_path: Path | None, gt_path: Path, labels: dict[str, int] = STRUCTURES, case: str | None = None,
+    postprocessing: PostProcessing | None = None,
 ) -> list[dict]:
     """Score one case: one row per structure with ``case, structure, dice, assd, hd95``.
 
@@ -152,6 +157,7 @@ def evaluate_case(
         gt_path: ground-truth label map; its spacing is used.
         labels: structure name -> label value.
         case: case id for the rows (default: from the ground-truth file name).
+        postprocessing: applied to the prediction before scoring (not to the file).
 
     Raises:
         InputError: unreadable file, shape or geometry mismatch, unknown label values.
@@ -168,6 +174,8 @@ def evaluate_case(
         pred, pred_img = read_array(Path(pred_path))
         check_same_geometry(pred_img, gt_img, Path(pred_path), gt_path)
         _check_labels(pred, Path(pred_path), known)
+        if postprocessing is not None:
+            pred = postprocessing(pred, labels.get("VS", LABELS["VS"]), labels.get("cochlea", LABELS["cochlea"]))
     spacing = gt_img.GetSpacing()[::-1]
     rows = []
     for name, value in labels.items():
@@ -178,7 +186,8 @@ def evaluate_case(
 
 
 def evaluate_folder(
-    pred_dir: Path, gt_dir: Path, labels: dict[str, int] = STRUCTURES, allow_missing: bool = False
+    pred_dir: Path, gt_dir: Path, labels: dict[str, int] = STRUCTURES, allow_missing: bool = False,
+    postprocessing: PostProcessing | None = None,
 ) -> list[dict]:
     """Score every ground-truth case of ``gt_dir`` against its prediction in ``pred_dir``.
 
@@ -187,6 +196,7 @@ def evaluate_folder(
         gt_dir: ground truth, ``<case>_Label.nii.gz``.
         labels: structure name -> label value (default VS = 1, cochlea = 2).
         allow_missing: score a missing prediction as empty instead of failing.
+        postprocessing: applied to each prediction before scoring.
 
     Returns:
         Rows ``{case, structure, dice, assd, hd95}``, case-major, structures in ``labels`` order.
@@ -196,7 +206,7 @@ def evaluate_folder(
     """
     rows: list[dict] = []
     for case, pred_path, gt_path in pair_cases(pred_dir, gt_dir, allow_missing):
-        rows.extend(evaluate_case(pred_path, gt_path, labels, case))
+        rows.extend(evaluate_case(pred_path, gt_path, labels, case, postprocessing))
     return rows
 
 
@@ -359,9 +369,11 @@ def _write_folder_outputs(
     rows: list[dict],
     overlays: int,
     images: Path | None,
+    postprocessing: PostProcessing | None = None,
 ) -> dict:
     summary = {
         "prediction_folder": str(Path(pred_dir).resolve()),
+        "postprocessing": asdict(postprocessing) if postprocessing is not None else None,
         "ground_truth_folder": str(Path(gt_dir).resolve()),
         "labels": STRUCTURES,
         "missing_predictions": [case for case, pred, _ in pairs if pred is None],
@@ -396,6 +408,7 @@ def run_evaluation(
     allow_missing: bool = False,
     overwrite: bool = False,
     ties: str = "min",
+    postprocessing: PostProcessing | None = None,
 ) -> Path:
     """Evaluate one or more prediction folders, write the outputs and print short tables.
 
@@ -412,6 +425,7 @@ def run_evaluation(
         allow_missing: score missing predictions as empty instead of failing.
         overwrite: replace an existing output folder.
         ties: tie handling of the ranking, see :func:`rank_folders`.
+        postprocessing: applied to each prediction before scoring (recorded in ``summary.json``).
 
     Returns:
         The output folder.
@@ -436,14 +450,16 @@ def run_evaluation(
         raise InputError(f"output exists: {output} (pass --overwrite to replace it)")
 
     pairs = {n: pair_cases(p, gt_dir, allow_missing) for n, p in zip(names, pred_dirs)}
-    results = {n: [row for case, pred, gt in pairs[n] for row in evaluate_case(pred, gt, STRUCTURES, case)] for n in names}
+    results = {n: [row for case, pred, gt in pairs[n] for row in evaluate_case(pred, gt, STRUCTURES, case, postprocessing)]
+               for n in names}
     ranking = rank_folders(results, ties) if rank else None
 
     with atomic_output_dir(output, overwrite) as tmp:
         for n, pred_dir in zip(names, pred_dirs):
             folder_out = tmp if len(names) == 1 else tmp / n
             folder_out.mkdir(exist_ok=True)
-            summary = _write_folder_outputs(folder_out, n, pred_dir, gt_dir, pairs[n], results[n], overlays, images)
+            summary = _write_folder_outputs(folder_out, n, pred_dir, gt_dir, pairs[n], results[n], overlays, images,
+                                            postprocessing)
             print(f"{n}: {summary['n_cases']} cases" + (
                 f", {len(summary['missing_predictions'])} missing (scored as empty)" if summary["missing_predictions"] else ""
             ))
@@ -480,6 +496,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="images to draw under the overlays: <case>_hrT2.nii.gz or <case>_0000.nii.gz")
     parser.add_argument("--allow-missing", action="store_true",
                         help="score a ground-truth case without prediction as an empty prediction")
+    parser.add_argument("--largest-vs", action="store_true",
+                        help="score after keeping only the largest VS component (nnuda-submit's post-processing)")
+    parser.add_argument("--cochlea-per-side", action="store_true",
+                        help="score after keeping the largest cochlea component per side (nnuda-submit's post-processing)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     return parser
 
@@ -487,10 +507,11 @@ def build_parser() -> argparse.ArgumentParser:
 def evaluate_entry(argv: Sequence[str] | None = None) -> None:
     """Console entry point of ``nnuda-evaluate``: parse, then call :func:`run_evaluation`."""
     args = build_parser().parse_args(argv)
+    post = PostProcessing(args.largest_vs, args.cochlea_per_side) if args.largest_vs or args.cochlea_per_side else None
     run_cli(
         PROG,
         lambda: run_evaluation(
             args.pred, args.gt, args.output, rank=args.rank, overlays=args.overlays, images=args.images,
-            allow_missing=args.allow_missing, overwrite=args.overwrite, ties=args.ties,
+            allow_missing=args.allow_missing, overwrite=args.overwrite, ties=args.ties, postprocessing=post,
         ),
     )

@@ -169,12 +169,15 @@ class CleaningRule:
     ``single_component``: labels that exist once (VS: one tumour, one side): only the
     largest connected component is kept. ``one_per_side``: labels with one structure
     per side (cochlea): on each half along ``lr_axis``, only the largest component is
-    kept. Removed voxels become the ignore label (unknown, not background).
+    kept. Removed voxels become the ignore label (unknown, not background), or with
+    ``to_background`` background: the anatomy then says what a detached blob is (not that
+    structure), so the next round learns it on the target scans themselves.
     """
 
     single_component: tuple[int, ...] = ()
     one_per_side: tuple[int, ...] = ()
     lr_axis: int = -1
+    to_background: bool = False
 
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:
@@ -205,19 +208,26 @@ def make_pseudo_label(
     prediction: np.ndarray, bins: np.ndarray, thresholds: np.ndarray, ignore_label: int,
     cleaning: CleaningRule | None = None,
 ) -> tuple[np.ndarray, SelectionStats]:
-    """:func:`select_by_thresholds`, then optional :func:`cleaning_mask` -> ignore.
+    """:func:`select_by_thresholds`, then optional :func:`cleaning_mask` -> ignore, or -> background
+    (class 0) for every removed voxel, selected or not, with ``cleaning.to_background``.
 
-    The stats count what is finally kept with each label.
+    The stats count what is finally kept with each label (background voxels from cleaning are
+    counted as selected background, with the removed class's confidence).
     """
     label, stats = select_by_thresholds(prediction, bins, thresholds, ignore_label)
     if cleaning is None:
         return label, stats
-    removed = cleaning_mask(prediction, cleaning) & (label != ignore_label)
+    removed = cleaning_mask(prediction, cleaning)
+    if not cleaning.to_background:
+        removed &= label != ignore_label
     if removed.any():
         centres = bin_confidence(bins[removed])
         for c in range(len(thresholds)):
             gone = label[removed] == c
             stats.selected[c] -= int(gone.sum())
             stats.confidence_sum[c] -= float(centres[gone].sum())
-        label[removed] = ignore_label
+        if cleaning.to_background:
+            stats.selected[0] += int(removed.sum())
+            stats.confidence_sum[0] += float(centres.sum())
+        label[removed] = 0 if cleaning.to_background else ignore_label
     return label, stats

@@ -14,6 +14,8 @@ every arm sees the same labeled scans:
 - ceT1 + translations: fold ``all``, both (MT-UDA's supervised part alone);
 - mean teacher: fold ``all`` + the hrT2 pool (``nnUNetTrainerMeanTeacher_demo``);
 - MT-UDA, LE-UDA: fold ``all`` + the twin pairs (``nnUNetTrainerMTUDA_demo`` / ``nnUNetTrainerLEUDA_demo``);
+- MT-UDA, LE-UDA with PAST's structure-level augmentation on the labeled batches
+  (``_demo_structLevel``, ``benchmarks/trainers/``);
 - oracle: ``nnUNetTrainer_demo`` on labeled hrT2 (only phantoms have these labels).
 
 All train the ``_demo`` budget (2000 iterations, half-width network) and segment the same hrT2
@@ -41,7 +43,9 @@ HERE = Path(__file__).resolve().parent
 BASELINE = "nnUNetTrainer_demo"
 ARMS = {"no adaptation (ceT1)": ("0", BASELINE), "translation only": ("1", BASELINE),
         "ceT1 + translations": ("all", BASELINE), "mean teacher": ("all", "nnUNetTrainerMeanTeacher_demo"),
-        "MT-UDA": ("all", "nnUNetTrainerMTUDA_demo"), "LE-UDA": ("all", "nnUNetTrainerLEUDA_demo")}
+        "MT-UDA": ("all", "nnUNetTrainerMTUDA_demo"), "LE-UDA": ("all", "nnUNetTrainerLEUDA_demo"),
+        "MT-UDA, structure-level aug": ("all", "nnUNetTrainerMTUDA_demo_structLevel"),
+        "LE-UDA, structure-level aug": ("all", "nnUNetTrainerLEUDA_demo_structLevel")}
 
 
 def dataset_id(fraction: float) -> int:

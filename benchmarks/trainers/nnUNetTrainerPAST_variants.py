@@ -2,7 +2,7 @@
 benchmarks' run.py set).
 
 Each changes one thing of ``nnUNetTrainerPAST_demo``. The benchmarks start the ``_lr08``,
-``_clean``, ``_perDomain``, ``_pseudoSource`` and ``_sharedThresholds`` runs from the stage-0 checkpoint of ``nnUNetTrainerPAST_demo`` (their stage 0
+``_clean``, ``_noClean``, ``_cleanBackground``, ``_roundsRepeat``, ``_perDomain``, ``_pseudoSource`` and ``_sharedThresholds`` runs from the stage-0 checkpoint of ``nnUNetTrainerPAST_demo`` (their stage 0
 would be identical), so they differ from PAST only in the rounds.
 """
 
@@ -16,9 +16,24 @@ class nnUNetTrainerPAST_demo_lr08(nnUNetTrainerPAST_demo):
 
 
 class nnUNetTrainerPAST_demo_clean(nnUNetTrainerPAST_demo):
-    """Anatomical pseudo-label cleaning (one VS component, one cochlea per side)."""
+    """Anatomical pseudo-label cleaning (one VS component, one cochlea per side): PAST's default
+    since the benchmark of 2026-12-07 that measured this arm; kept so those models load."""
 
     clean_pseudo_labels = True
+
+
+class nnUNetTrainerPAST_demo_noClean(nnUNetTrainerPAST_demo):
+    """Without anatomical pseudo-label cleaning (PAST's default before 2026-12-07)."""
+
+    clean_pseudo_labels = False
+
+
+class nnUNetTrainerPAST_demo_cleanBackground(nnUNetTrainerPAST_demo):
+    """Anatomical pseudo-label cleaning whose removed blobs become background instead of the
+    ignore label (as nnUNetTrainerPAST_cleanBackground)."""
+
+    clean_pseudo_labels = True
+    clean_to_background = True
 
 
 class nnUNetTrainerPAST_demo_perDomain(nnUNetTrainerPAST_demo):
@@ -98,11 +113,22 @@ class nnUNetTrainerPAST_demo_structLevel(nnUNetTrainerPAST_demo):
     each moved to a random quantile of the sample's intensities (VS U(0.3, 0.97), cochlea
     U(0.5, 0.99); nnunet_uda.structure_augmentation.StructureLevelTransform): from darker than
     most of the image to as bright as fluid, either side of the image mean. The arm of the
-    benchmark of 2026-12-07 that made it PAST's default; kept so those models load."""
+    benchmark of 2026-12-07 that made it PAST's default; kept so those models load (trained
+    before pseudo-label cleaning became the default, so without it)."""
 
+    clean_pseudo_labels = False
     structure_quantile_ranges = {"VS": (0.3, 0.97), "cochlea": (0.5, 0.99)}  # noqa: RUF012 (read-only)
 
 
 class nnUNetTrainerPAST_demo_repeat(nnUNetTrainerPAST_demo):
     """``nnUNetTrainerPAST_demo`` unchanged, trained again: the spread between two runs of the
-    default on the same seed (nnU-Net's and PyTorch's randomness only)."""
+    default on the same seed (nnU-Net's and PyTorch's randomness only). The runs of 2026-12-07
+    predate pseudo-label cleaning (then off by default)."""
+
+
+class nnUNetTrainerPAST_demo_roundsRepeat(nnUNetTrainerPAST_demo):
+    """The rounds without cleaning (``_noClean``) run again from the same stage-0 checkpoint: the
+    spread of the self-training rounds alone, against which a variant of the rounds (cleaning,
+    ``_cleanBackground``) is read. Measured on 2026-12-07 beside ``_structLevel``'s own rounds."""
+
+    clean_pseudo_labels = False

@@ -7,13 +7,15 @@ trained with VS and cochlea each x U(0.5, 1.5) in half the samples when these ar
 measured. These variants give mean teacher, MixMatch and DMNet that augmentation
 (``nnUNetTrainerPAST_scaleAug``'s), so their arms compare with that PAST in the method only.
 The ``_demo_structLevel`` variants give them PAST's structure-level augmentation (its default
-since), so they compare with today's PAST in the method only.
+since), so they compare with today's PAST in the method only; the MT-UDA and LE-UDA ones are
+arms of ``benchmarks/label_efficient_uda`` (labeled ceT1 and translated scans both get it).
 """
 
 from nnunet_uda.structure_augmentation import StructureAugmentationMixin
 from nnunet_uda.trainers.nnUNetTrainerDMNet import nnUNetTrainerDMNet_demo
 from nnunet_uda.trainers.nnUNetTrainerMeanTeacher import nnUNetTrainerMeanTeacher_demo
 from nnunet_uda.trainers.nnUNetTrainerMixMatch import nnUNetTrainerMixMatch_demo
+from nnunet_uda.trainers.nnUNetTrainerMTUDA import nnUNetTrainerLEUDA_demo, nnUNetTrainerMTUDA_demo
 from nnunet_uda.trainers.nnUNetTrainerPAST import nnUNetTrainerPAST, nnUNetTrainerPAST_scaleAug
 
 
@@ -50,3 +52,11 @@ class nnUNetTrainerMixMatch_demo_structLevel(_PASTStructureLevel, nnUNetTrainerM
 
 class nnUNetTrainerDMNet_demo_structLevel(_PASTStructureLevel, nnUNetTrainerDMNet_demo):
     """DMNet on the demo budget with PAST's structure-level augmentation."""
+
+
+class nnUNetTrainerMTUDA_demo_structLevel(_PASTStructureLevel, nnUNetTrainerMTUDA_demo):
+    """MT-UDA on the demo budget with PAST's structure-level augmentation on its labeled batches."""
+
+
+class nnUNetTrainerLEUDA_demo_structLevel(_PASTStructureLevel, nnUNetTrainerLEUDA_demo):
+    """LE-UDA on the demo budget with PAST's structure-level augmentation on its labeled batches."""

@@ -15,11 +15,12 @@ Arms (all on the seed's translated dataset unless said otherwise):
 - no adaptation: ``nnUNetTrainer_demo`` on ceT1;
 - translation only: stage 0 (``checkpoint_stage0.pth``) of ``nnUNetTrainerPAST_demo``;
 - PAST: ``nnUNetTrainerPAST_demo`` (K = 2, round learning rate 0.008, translated source keeps
-  its true labels, target pseudo-labels with class thresholds per domain, structure-level
-  augmentation);
-- PAST with the paper's X_c (translated source pseudo-labeled too), PAST + pseudo-label
-  cleaning, PAST with the paper's X_c and class thresholds shared by both domains: from the
-  same stage-0 checkpoint (``benchmarks/trainers/``);
+  its true labels, target pseudo-labels with class thresholds per domain and anatomical
+  cleaning, structure-level augmentation);
+- PAST with the paper's X_c (translated source pseudo-labeled too), PAST without its
+  pseudo-label cleaning (twice: the spread of the rounds alone), PAST with the cleaned blobs
+  taught as background instead of ignored, PAST with the paper's X_c and class thresholds shared
+  by both domains: from the same stage-0 checkpoint (``benchmarks/trainers/``);
 - translation only and PAST without structure augmentation, and with the structure-intensity
   scaling instead of PAST's structure-level augmentation (VS and cochlea x U(0.5, 1.5) in half
   the samples; PAST's default before 2026-12-07), and PAST's default trained a second time
@@ -32,7 +33,8 @@ Arms (all on the seed's translated dataset unless said otherwise):
 - one translator per hrT2 site (``nnuda-translate --per-site``, PAST's nnUnetCon, §3 of the
   PAST paper: hrT2 comes in two protocols that look different): every ceT1 volume translated
   into each site's style, ``nnUNetTrainerPAST_demo`` on all of them, scored after stage 0
-  (translation only) and at the end (PAST), and the paper's X_c rounds from the same stage 0;
+  (translation only) and at the end (PAST), and the paper's X_c rounds and the cleaning
+  variants above from the same stage 0;
   the PAST variants with a stage 0 of their own (above) run on these translations too.
   Each site's translator gets the full
   ``--translation-iterations``, so this arm costs one more translator run per site;
@@ -67,8 +69,12 @@ from nnunet_uda.env import ext_trainer_path
 from nnunet_uda.errors import InputError
 
 HERE = Path(__file__).resolve().parent
+ROUND_VARIANTS = {"PAST without cleaning": "nnUNetTrainerPAST_demo_noClean",
+                  "PAST without cleaning, rounds repeated": "nnUNetTrainerPAST_demo_roundsRepeat",
+                  "PAST + cleaning to background": "nnUNetTrainerPAST_demo_cleanBackground"}
+# variants of PAST's rounds, from PAST's stage-0 checkpoint (also run on the per-site translations)
 FROM_STAGE0 = {"PAST, paper's X_c (source pseudo-labeled)": "nnUNetTrainerPAST_demo_pseudoSource",
-               "PAST + cleaning": "nnUNetTrainerPAST_demo_clean",
+               **ROUND_VARIANTS,
                "PAST, thresholds shared by both domains": "nnUNetTrainerPAST_demo_sharedThresholds"}
 # PAST variants with a stage 0 of their own: scored at the end of stage 0 and at the end
 OWN_PAST = {"no structure-intensity aug": "nnUNetTrainerPAST_demo_noStructAug",
@@ -127,6 +133,11 @@ def run_seed(workdir: Path, settings: DemoSettings, skip: list[str]) -> tuple[di
                     preds[f"translation only, per site, {name}"] = p.predict(
                         PER_SITE_ID, trainer, f"per_site_{trainer}_stage0", "checkpoint_stage0.pth")
                     preds[f"PAST, per site, {name}"] = p.predict(PER_SITE_ID, trainer, f"per_site_{trainer}")
+        for name, trainer in ROUND_VARIANTS.items():
+            if trainer not in skip:
+                p.start_from(PER_SITE_ID, trainer, settings.past_trainer, "checkpoint_stage0.pth")
+                p.train(PER_SITE_ID, trainer)
+                preds[f"{name}, per site"] = p.predict(PER_SITE_ID, trainer, f"per_site_{trainer}")
         if PER_SITE_XC not in skip:
             p.start_from(PER_SITE_ID, PER_SITE_XC_TRAINER, settings.past_trainer, "checkpoint_stage0.pth")
             p.train(PER_SITE_ID, PER_SITE_XC_TRAINER)
@@ -193,7 +204,7 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], choices=[*FROM_STAGE0.values(), *OWN_PAST.values(), *OWN_RUN.values(), PER_SITE, PER_SITE_OWN,
                                                           PER_SITE_XC, ENSEMBLE],
                         metavar="ARM", help="leave these arms out (trainer names as in FROM_STAGE0 / OWN_PAST / "
-                        f"OWN_RUN; {PER_SITE} for the per-site translators, {PER_SITE_OWN} for the OWN_PAST arms on their "
+                        f"OWN_RUN, a ROUND_VARIANTS one on both translations; {PER_SITE} for the per-site translators, {PER_SITE_OWN} for the OWN_PAST arms on their "
                         f"translations, {PER_SITE_XC} for the X_c rounds on them, "
                         f"{ENSEMBLE} for the single + per-site PAST ensemble)")
     args = parser.parse_args()

@@ -59,3 +59,40 @@ def test_rescore_tta_finds_finished_runs_only(tmp_path):
         "per-site nnUNetTrainerMixMatch_demo final": (993, "nnUNetTrainerMixMatch_demo", "checkpoint_final.pth"),
     }
     assert p.predictions == tmp_path / "predictions_tta"
+
+
+def test_rescore_postprocessed_scores_both_kinds_and_the_gap(tmp_path):
+    """``benchmarks/uda_accuracy/rescore_postprocessed.py``: a stray VS blob costs Dice as predicted,
+    not after post-processing; each kind's gap is against the same kind; incomplete folders are left out."""
+    import importlib.util
+
+    import numpy as np
+    import SimpleITK as sitk
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "uda_accuracy" / "rescore_postprocessed.py"
+    spec = importlib.util.spec_from_file_location("rescore_postprocessed", script)
+    rescore = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rescore)
+
+    def write(arr, path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sitk.WriteImage(sitk.GetImageFromArray(arr.astype(np.uint8)), str(path))
+
+    truth = np.zeros((4, 12, 12), np.uint8)
+    truth[1:3, 2:6, 2:5] = 1
+    truth[1:3, 8:10, 1:3] = 2
+    truth[1:3, 8:10, 9:11] = 2
+    stray = truth.copy()
+    stray[3, 10:12, 6:8] = 1
+    for case in ("a", "b"):
+        write(truth, tmp_path / rescore.VALIDATION_LABELS / f"{case}_Label.nii.gz")
+        write(np.zeros_like(truth), tmp_path / "predictions" / "no_adaptation" / f"{case}.nii.gz")
+        write(truth, tmp_path / "predictions" / "oracle" / f"{case}.nii.gz")
+        write(stray, tmp_path / "predictions" / "past" / f"{case}.nii.gz")
+    write(truth, tmp_path / "predictions" / "half_done" / "a.nii.gz")
+    scores = rescore.score_seed(tmp_path, tta=False)
+    assert sorted(scores) == ["no_adaptation", "oracle", "past"]
+    assert scores["past"]["as predicted"]["VS"] < 1.0 and scores["past"]["post-processed"]["VS"] == 1.0
+    closed = rescore.gaps(scores)
+    assert closed["past"]["as predicted"] < 1.0 and closed["past"]["post-processed"] == 1.0
+    assert "past" in rescore.format_rows(scores)

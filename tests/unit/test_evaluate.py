@@ -320,3 +320,20 @@ def test_overlays_with_nnunet_image_names_and_missing_image(data):
     with pytest.raises(InputError, match=f"no image for case {CASES[1]} in {images}"):
         run_evaluation([data["nnunet"]], data["gt"], data["root"] / "o2", overlays=1, images=images)
     assert not (data["root"] / "o2").exists()
+
+
+def test_cli_scores_after_the_submission_post_processing_without_touching_the_files(data):
+    stray = prediction(0)
+    stray[6, 16:18, 2:4] = 1  # a detached VS blob
+    stray[3, 2, 18] = 2  # a second cochlea blob on the right side
+    path = write_nifti(stray, data["root"] / "pred_stray" / f"{CASES[0]}.nii.gz")
+    gt = data["root"] / "gt_one"
+    write_nifti(truth(0), gt / f"{CASES[0]}_Label.nii.gz")
+    plain = evaluate_folder(path.parent, gt)
+    assert plain[0]["dice"] < 1.0 and plain[1]["dice"] < 1.0
+    res = _cli("-p", str(path.parent), "-g", str(gt), "-o", str(data["root"] / "pp"), "--largest-vs", "--cochlea-per-side")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((data["root"] / "pp" / "summary.json").read_text())
+    assert summary["postprocessing"] == {"largest_vs": True, "cochlea_per_side": True}
+    assert summary["structures"]["VS"]["dice"]["mean"] == 1.0 and summary["structures"]["cochlea"]["dice"]["mean"] == 1.0
+    assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(path))), stray)  # the file is as predicted

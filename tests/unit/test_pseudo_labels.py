@@ -147,3 +147,19 @@ def test_make_pseudo_label_cleaned_voxels_become_ignore_and_stats_follow():
     assert label[0].tolist() == [1, 1, 1, 0, 0, 0, 2, 0, 0]
     assert stats.selected == [5, 3] and stats.predicted == [5, 4]
     assert stats.confidence_sum[1] == pytest.approx(2.7, rel=1e-3)
+
+
+def test_make_pseudo_label_cleaned_to_background_teaches_the_blob_as_background():
+    probs = np.zeros((2, 1, 9))
+    probs[1, 0, [0, 1, 2]] = 0.9  # the kept component
+    probs[1, 0, 6] = 0.9  # a detached blob, selected
+    probs[1, 0, 8] = 0.6  # another, below the class threshold
+    probs[0] = 1 - probs[1]
+    prediction, bins = confidence_scores(probs)
+    thresholds = class_thresholds(confidence_histogram(prediction, bins, 2), 0.8)
+    plain, _ = make_pseudo_label(prediction, bins, thresholds, 2, CleaningRule(single_component=(1,), lr_axis=1))
+    assert plain[0].tolist() == [1, 1, 1, 0, 0, 0, 2, 0, 2]  # ignored: selected blob cleaned, the other unsure
+    label, stats = make_pseudo_label(prediction, bins, thresholds, 2,
+                                     CleaningRule(single_component=(1,), lr_axis=1, to_background=True))
+    assert label[0].tolist() == [1, 1, 1, 0, 0, 0, 0, 0, 0]  # both blobs background, selected or not
+    assert stats.selected[1] == 3 and stats.selected[0] == 4 + 2

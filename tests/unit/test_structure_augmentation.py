@@ -133,6 +133,13 @@ def test_benchmark_semi_supervised_arms_use_past_augmentation():
         assert level.structure_augmentation_p == nnUNetTrainerPAST.structure_augmentation_p
         assert level.structure_quantile_ranges == nnUNetTrainerPAST.structure_quantile_ranges
         assert level.__mro__[2] is trainer.__mro__[2]  # the same method underneath
+    from nnunet_uda.trainers.nnUNetTrainerMTUDA import nnUNetTrainerLEUDA_demo, nnUNetTrainerMTUDA_demo
+
+    for name, method in (("nnUNetTrainerMTUDA_demo_structLevel", nnUNetTrainerMTUDA_demo),
+                         ("nnUNetTrainerLEUDA_demo_structLevel", nnUNetTrainerLEUDA_demo)):
+        level = getattr(module, name)
+        assert level.structure_quantile_ranges == nnUNetTrainerPAST.structure_quantile_ranges
+        assert level.__mro__[2].__name__ == "StructureAugmentationMixin" and level.__mro__[3] is method
 
 
 def _trainer_classes(module_path: str):
