@@ -26,8 +26,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-from pathlib import Path
 from dataclasses import asdict
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
