@@ -132,3 +132,8 @@ class nnUNetTrainerPAST_demo_roundsRepeat(nnUNetTrainerPAST_demo):
     ``_cleanBackground``) is read. Measured on 2026-12-07 beside ``_structLevel``'s own rounds."""
 
     clean_pseudo_labels = False
+
+
+class nnUNetTrainerPAST_demo_cleanRepeat(nnUNetTrainerPAST_demo):
+    """``nnUNetTrainerPAST_demo`` unchanged (with cleaning), its rounds run again from the same
+    stage-0 checkpoint: the second run of the cleaned rounds, beside ``_roundsRepeat``'s."""

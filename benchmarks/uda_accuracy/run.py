@@ -18,8 +18,8 @@ Arms (all on the seed's translated dataset unless said otherwise):
   its true labels, target pseudo-labels with class thresholds per domain and anatomical
   cleaning, structure-level augmentation);
 - PAST with the paper's X_c (translated source pseudo-labeled too), PAST without its
-  pseudo-label cleaning (twice: the spread of the rounds alone), PAST with the cleaned blobs
-  taught as background instead of ignored, PAST with the paper's X_c and class thresholds shared
+  pseudo-label cleaning (twice: the spread of the rounds alone), PAST's rounds run again,
+  PAST with the cleaned blobs taught as background instead of ignored, PAST with the paper's X_c and class thresholds shared
   by both domains: from the same stage-0 checkpoint (``benchmarks/trainers/``);
 - translation only and PAST without structure augmentation, and with the structure-intensity
   scaling instead of PAST's structure-level augmentation (VS and cochlea x U(0.5, 1.5) in half
@@ -71,7 +71,8 @@ from nnunet_uda.errors import InputError
 HERE = Path(__file__).resolve().parent
 ROUND_VARIANTS = {"PAST without cleaning": "nnUNetTrainerPAST_demo_noClean",
                   "PAST without cleaning, rounds repeated": "nnUNetTrainerPAST_demo_roundsRepeat",
-                  "PAST + cleaning to background": "nnUNetTrainerPAST_demo_cleanBackground"}
+                  "PAST + cleaning to background": "nnUNetTrainerPAST_demo_cleanBackground",
+                  "PAST, rounds repeated": "nnUNetTrainerPAST_demo_cleanRepeat"}
 # variants of PAST's rounds, from PAST's stage-0 checkpoint (also run on the per-site translations)
 FROM_STAGE0 = {"PAST, paper's X_c (source pseudo-labeled)": "nnUNetTrainerPAST_demo_pseudoSource",
                **ROUND_VARIANTS,
