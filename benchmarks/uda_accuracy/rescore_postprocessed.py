@@ -20,20 +20,23 @@ import argparse
 import json
 from pathlib import Path
 
-from nnunet_uda.evaluate import evaluate_folder, summarize
+from nnunet_uda.demo import DemoSettings, Pipeline
 from nnunet_uda.errors import InputError
+from nnunet_uda.evaluate import evaluate_folder, summarize
 from nnunet_uda.postprocess import PostProcessing
 
 KINDS = {"as predicted": None, "post-processed": PostProcessing(largest_vs=True, cochlea_per_side=True)}
-VALIDATION_LABELS = Path("crossmoda") / "target_validation_labels"
 
 
 def score_seed(folder: Path, tta: bool) -> dict[str, dict[str, dict]]:
     """``{prediction folder name: {kind: {"VS", "cochlea", "mean"}}}`` (mean Dice over cases)."""
+    labels = Pipeline(folder, DemoSettings.benchmark_scale()).validation_labels
+    if labels is None:
+        raise InputError(f"{folder} has no labeled hrT2 validation scans to score against")
     scores = {}
     for pred in sorted(p for p in (folder / ("predictions_tta" if tta else "predictions")).iterdir() if p.is_dir()):
         try:
-            rows = {kind: evaluate_folder(pred, folder / VALIDATION_LABELS, postprocessing=post)
+            rows = {kind: evaluate_folder(pred, labels, postprocessing=post)
                     for kind, post in KINDS.items()}
         except InputError as e:
             print(f"{pred.name}: incomplete, left out ({e})", flush=True)

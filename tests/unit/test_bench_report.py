@@ -69,6 +69,8 @@ def test_rescore_postprocessed_scores_both_kinds_and_the_gap(tmp_path):
     import numpy as np
     import SimpleITK as sitk
 
+    from nnunet_uda.crossmoda import TARGET_VALIDATION_LABELS
+
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "uda_accuracy" / "rescore_postprocessed.py"
     spec = importlib.util.spec_from_file_location("rescore_postprocessed", script)
     rescore = importlib.util.module_from_spec(spec)
@@ -85,7 +87,7 @@ def test_rescore_postprocessed_scores_both_kinds_and_the_gap(tmp_path):
     stray = truth.copy()
     stray[3, 10:12, 6:8] = 1
     for case in ("a", "b"):
-        write(truth, tmp_path / rescore.VALIDATION_LABELS / f"{case}_Label.nii.gz")
+        write(truth, tmp_path / "crossmoda" / TARGET_VALIDATION_LABELS / f"{case}_Label.nii.gz")
         write(np.zeros_like(truth), tmp_path / "predictions" / "no_adaptation" / f"{case}.nii.gz")
         write(truth, tmp_path / "predictions" / "oracle" / f"{case}.nii.gz")
         write(stray, tmp_path / "predictions" / "past" / f"{case}.nii.gz")
