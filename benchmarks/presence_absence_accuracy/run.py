@@ -11,7 +11,8 @@ configuration, fold ``all``, scored on the same held-out hrT2 validation scans:
 - autoencoding baseline: ``nnUNetTrainerPresenceAbsence_AE_demo``;
 - mean teacher: ``nnUNetTrainerMeanTeacher_demo`` (labeled + unlabeled presence scans);
 - presence/absence translation: ``nnUNetTrainerPresenceAbsence_demo`` (the paper's weights for 1 %
-  labels) and ``..._demo_seg10`` (lambda_seg 10, its 10 % setting; ``benchmarks/trainers``);
+  labels) and ``..._demo_seg10`` (lambda_seg 10, its 10 % setting; ``benchmarks/trainers``), both
+  with AMSGrad at 1e-3 (the paper: 1e-4 for about 100 times as many iterations);
 - supervised on all training scans (the upper bound).
 
 The paper's shares are 1 % and 10 % of thousands of slices; with 30 scans the smallest share

@@ -1,7 +1,8 @@
 """Presence/absence arms of ``benchmarks/presence_absence_accuracy`` with the segmentation
 weight of the paper's larger labeled shares.
 
-The trainer's default is the paper's setting for 1 % labels (lambda_seg 0.01 against rec 50,
+``nnUNetTrainerPresenceAbsence_demo`` (and so these variants) trains with AMSGrad at 1e-3 for
+the CPU budget. The trainer's default is the paper's setting for 1 % labels (lambda_seg 0.01 against rec 50,
 cyc 50, adv 3, lat 1: about 1e-4 of the normalized objective). The paper raises it to 10, 100
 and 1000 for 10 %, 20 % and 100 % labels (§IV-B); our smallest share, one scan of 30, lies
 between 1 % and 10 %.
