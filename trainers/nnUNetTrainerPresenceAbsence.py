@@ -221,8 +221,8 @@ class PresenceAbsenceDemoMixin(DemoBudgetMixin):
 
     Measured (``benchmarks/presence_absence_accuracy``, 1 of 30 scans labeled, 2-core CPU): at
     1e-4 the segmentation term of the paper's weights fell from 1.08 to 0.80 in 10 epochs and
-    nothing was segmented in 80; at 1e-3 it fell to 0.56 in 10 epochs, and with lambda_seg 10 to
-    -0.31 (pseudo Dice VS 0.85 after 12 epochs, against at most 0.02 in 17 at 1e-4)."""
+    nothing was segmented in 80; at 1e-3 it fell to 0.49 in 9 epochs, and with lambda_seg 10 to
+    -0.28 in 10 (pseudo Dice VS 0.62-0.89 from epoch 5 on, against at most 0.02 in 17 at 1e-4)."""
 
     samples_every = 10
     learning_rate = 1e-3
