@@ -2,10 +2,10 @@
 weight of the paper's larger labeled shares.
 
 ``nnUNetTrainerPresenceAbsence_demo`` (and so these variants) trains with AMSGrad at 1e-3 for
-the CPU budget. The trainer's default is the paper's setting for 1 % labels (lambda_seg 0.01 against rec 50,
-cyc 50, adv 3, lat 1: about 1e-4 of the normalized objective). The paper raises it to 10, 100
-and 1000 for 10 %, 20 % and 100 % labels (§IV-B); our smallest share, one scan of 30, lies
-between 1 % and 10 %.
+the CPU budget. The trainer's default is the paper's setting for 1 % labels (lambda_seg 0.01
+against rec 50, cyc 50, adv 3, lat 1: about 1e-4 of the normalized objective). The paper raises
+it to 10, 100 and 1000 for 10 %, 20 % and 100 % labels (§IV-B); our smallest share, one scan of
+30, lies between 1 % and 10 %.
 
 Cost (``torch.utils.flop_counter``, ``2d`` of the benchmark's 1-labeled dataset, patch 96 x 144,
 half-width networks, fwd + bwd of one step): supervised nnU-Net (batch 2) 7.6 GFLOP; the
